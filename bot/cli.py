@@ -1,0 +1,209 @@
+"""Command line: `praktikbot ingest | ask | serve | slack | eval` (see the README).
+
+With --json exactly one JSON document goes to stdout; progress and logs go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        _fail(f"ugyldig konfiguration (invalid settings): {exc}")
+
+
+def _fail(message: str, code: int = EXIT_CONFIG):
+    print(f"praktikbot: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _progress_bar(enabled: bool):
+    """A tqdm bar on stderr when it is a terminal; otherwise no progress output."""
+    if not enabled or not sys.stderr.isatty():
+        return None, nullcontext()
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="dok", file=sys.stderr, desc="Indlæser")
+
+    def update(done: int, total: int, current: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(current[-40:], refresh=True)
+
+    return update, bar
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.embeddings import EmbeddingsConfigError
+    from ingest.lock import IndexBusyError, serving_pid
+    from ingest.sync import IngestConfigError, sync
+    from ingest.vectorstore import IndexUnavailableError
+
+    settings = _settings()
+    if not settings.chroma_url and (pid := serving_pid(settings.data_dir)):
+        _fail(f"Praktikbot-serveren (proces {pid}) ejer indekset i {settings.data_dir}. Genindlæs via den: "
+              "POST /api/admin/ingest, admin-fanen eller `/praktik reindex` - eller stop serveren først "
+              "(a running server owns the embedded index; re-ingest through it)")
+    progress, bar = _progress_bar(not args.json)
+    try:
+        with bar:
+            report = sync(settings, paths=[Path(p) for p in args.paths] or None, rebuild=args.rebuild,
+                          progress=progress)
+    except (IngestConfigError, EmbeddingsConfigError, IndexUnavailableError, IndexBusyError) as exc:
+        _fail(str(exc))
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        for label, items in (("tilføjet", report.added), ("opdateret", report.updated),
+                             ("fjernet", report.removed)):
+            for item in items:
+                print(f"  {label}: {item}")
+        for failure in report.failed:
+            print(f"  FEJL: {failure['path']}: {failure['error']}")
+        print(f"{report.documents} dokumenter, {report.chunks} tekstafsnit i indekset "
+              f"({len(report.added)} tilføjet, {len(report.updated)} opdateret, {len(report.removed)} fjernet, "
+              f"{len(report.unchanged)} uændret, {len(report.failed)} fejlet) på {report.seconds:.1f} s")
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _answer_service(settings: Settings):
+    from bot.answer import AnswerService
+    from bot.llm import LLMConfigError
+    from ingest.embeddings import EmbeddingsConfigError
+    from ingest.reader import IndexMissingError
+    from ingest.sync import ModelMismatchError
+    from ingest.vectorstore import IndexUnavailableError
+
+    try:
+        return AnswerService(settings)
+    except (IndexMissingError, ModelMismatchError, EmbeddingsConfigError, IndexUnavailableError,
+            LLMConfigError) as exc:
+        _fail(str(exc))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.answer import InvalidQuestionError
+
+    service = _answer_service(_settings())
+    try:
+        answer = service.ask(args.question)
+    except InvalidQuestionError as exc:
+        _fail(str(exc))
+    if args.json:
+        _print_json(answer.model_dump())
+        return EXIT_OK
+    print(answer.answer)
+    if answer.citations:
+        print("\nKilder:")
+        for c in answer.citations:
+            date = f", {c.valid_from}" if c.valid_from else ""
+            print(f"  [{c.n}] {c.title} · {c.section}{date} ({c.source})\n      »{c.quote}«")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import EvalFileError, evaluate, load_questions
+
+    try:
+        questions = load_questions(Path(args.file))
+    except EvalFileError as exc:
+        _fail(str(exc))
+    result = evaluate(_answer_service(_settings()), questions)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    for row in result["rows"]:
+        mark = "ok " if row["abstain_ok"] and row["contains"] is not False else "FEJL"
+        print(f"  {mark} {row['id']}: rank={row['rank']} abstained={row['abstained']} {row['ms']:.0f} ms")
+    summary = {k: v for k, v in result.items() if k != "rows"}
+    print(json.dumps(summary, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.runtime import Runtime
+    from bot.web.app import create_app
+    from ingest.lock import IndexBusyError, serving_lock
+
+    settings = _settings()
+    try:
+        owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
+        with owner:
+            runtime = Runtime(settings)
+            uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level="info")
+    except IndexBusyError as exc:
+        _fail(str(exc))
+    return EXIT_OK
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime
+    from bot.slack.socket import run_socket_mode
+    from ingest.lock import IndexBusyError, serving_lock
+
+    settings = _settings()
+    if not (settings.slack_bot_token and settings.slack_app_token):
+        _fail("Socket Mode kræver SLACK_BOT_TOKEN og SLACK_APP_TOKEN (Socket Mode needs both tokens)")
+    try:
+        owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
+        with owner:
+            run_socket_mode(Runtime(settings))
+    except IndexBusyError as exc:
+        _fail(str(exc))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="praktikbot", description="Praktikbot: svar med kildehenvisninger "
+                                     "om virksomhedspraktik (answers with citations)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="vis log (show logs on stderr)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ingest", help="indlæs vidensmappen i indekset (sync the knowledge dir)")
+    p.add_argument("paths", nargs="*", help="filer eller mapper i vidensmappen (default: hele mappen)")
+    p.add_argument("--rebuild", action="store_true", help="byg indekset forfra (rebuild from scratch)")
+    p.add_argument("--json", action="store_true", help="skriv rapporten som JSON på stdout")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("ask", help="stil et spørgsmål (answer one question)")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("serve", help="web og HTTP API (web page and HTTP API)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("slack", help="Slack-bot i Socket Mode")
+    p.set_defaults(func=cmd_slack)
+    p = sub.add_parser("eval", help="kvalitet og svartider for et spørgsmålssæt (quality and latency)")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "chromadb", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    raise SystemExit(args.func(args))

@@ -1,0 +1,89 @@
+"""How much of a question do the retrieved passages cover? The basis for answering or abstaining.
+
+A question is reduced to concepts: its content words, each with the Danish stems that would show it
+in a source (English words go through a small English→Danish glossary first). A concept is covered
+when a passage holds one of its stems, or a Danish compound that starts with one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from ingest.terms import STOPWORDS, terms
+
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
+# Answer when at least this share of the question's concepts is in the passages and the closest
+# sentence is at least this similar; or when the closest sentence alone is very similar.
+MIN_COVERAGE = 0.5
+MIN_SIMILARITY = 0.80
+STRONG_SIMILARITY = 0.875
+_COMPOUND_PREFIX = 5
+
+
+@dataclass
+class Concept:
+    word: str
+    stems: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, tuple[str, ...]]:
+    text = resources.files("bot").joinpath("resources/glossary_en_da.tsv").read_text(encoding="utf-8")
+    entries: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            english, danish = line.split("\t", 1)
+            entries[english.strip().lower()] = tuple(danish.split())
+    return entries
+
+
+def concepts(question: str, language: str) -> list[Concept]:
+    words = [w.lower() for w in _WORD.findall(question)]
+    out: list[Concept] = []
+    i = 0
+    while i < len(words):
+        if language == "en":
+            for size in (3, 2, 1):
+                phrase = " ".join(words[i:i + size])
+                if len(words[i:i + size]) == size and phrase in glossary():
+                    stems = {t for da in glossary()[phrase] for t in terms(da)}
+                    out.append(Concept(phrase, frozenset(stems)))
+                    i += size
+                    break
+            else:
+                if words[i] not in STOPWORDS:
+                    out.extend(Concept(words[i], frozenset({t})) for t in terms(words[i]))
+                i += 1
+            continue
+        out.extend(Concept(words[i], frozenset({t})) for t in terms(words[i]))
+        i += 1
+    return out
+
+
+def lexical_query(question: str, language: str) -> str:
+    """The text BM25 searches with: the question, plus Danish words for an English question."""
+    if language != "en":
+        return question
+    danish = [" ".join(sorted(c.stems)) for c in concepts(question, language)]
+    return question + " " + " ".join(danish)
+
+
+def coverage(question_concepts: list[Concept], passage_terms: set[str]) -> float:
+    if not question_concepts:
+        return 0.0
+    long_terms = [t for t in passage_terms if len(t) > _COMPOUND_PREFIX]
+
+    def covered(concept: Concept) -> bool:
+        if concept.stems & passage_terms:
+            return True
+        return any(len(s) >= _COMPOUND_PREFIX and any(t.startswith(s) for t in long_terms) for s in concept.stems)
+
+    return sum(covered(c) for c in question_concepts) / len(question_concepts)
+
+
+def is_answerable(coverage_share: float, best_similarity: float) -> bool:
+    if best_similarity >= STRONG_SIMILARITY:
+        return True
+    return coverage_share >= MIN_COVERAGE and best_similarity >= MIN_SIMILARITY

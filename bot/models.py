@@ -1,0 +1,51 @@
+"""The Answer every channel renders (the JSON of the contract), and what goes into it."""
+
+from pydantic import BaseModel, Field
+
+
+class Turn(BaseModel):
+    """An earlier question and answer in the same conversation (web history, Slack thread)."""
+
+    question: str
+    answer: str = ""
+
+
+class Passage(BaseModel):
+    """A retrieved chunk: its text is an exact slice of the document's cleaned text."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section: str
+    type: str
+    valid_from: str | None = None
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class Citation(BaseModel):
+    n: int
+    source: str
+    title: str
+    section: str
+    quote: str
+    passage: str
+    score: float
+    doc_id: str
+    chunk_id: str
+    valid_from: str | None = None
+    quote_start: int = Field(description="offset of the quote in the document's cleaned text")
+    quote_end: int
+
+
+class Answer(BaseModel):
+    question: str
+    language: str
+    answer: str
+    abstained: bool
+    generator: str
+    citations: list[Citation] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,68 @@
+"""Audit log and feedback in SQLite under the data dir; both survive restarts.
+
+Each call opens its own connection, so web workers, Slack handlers and threads can share it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from bot.models import Answer
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, channel TEXT NOT NULL, question TEXT NOT NULL,
+    answer TEXT NOT NULL, abstained INTEGER NOT NULL, citations TEXT NOT NULL, generator TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, channel TEXT NOT NULL, audit_id INTEGER,
+    question TEXT NOT NULL, rating INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '', user TEXT);
+"""
+
+
+class Records:
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "praktikbot.sqlite3"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def audit(self, channel: str, answer: Answer) -> int:
+        citations = [{"n": c.n, "source": c.source, "section": c.section, "quote": c.quote}
+                     for c in answer.citations]
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO audit (ts, channel, question, answer, abstained, citations, generator) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), channel, answer.question, answer.answer, int(answer.abstained),
+                 json.dumps(citations, ensure_ascii=False), answer.generator),
+            )
+            return int(cursor.lastrowid)
+
+    def feedback(self, channel: str, question: str, rating: int, comment: str = "",
+                 audit_id: int | None = None, user: str | None = None) -> int:
+        if rating not in (1, -1):
+            raise ValueError("rating skal være 1 (👍) eller -1 (👎) (rating must be 1 or -1)")
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO feedback (ts, channel, audit_id, question, rating, comment, user) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), channel, audit_id, question, rating, comment, user),
+            )
+            return int(cursor.lastrowid)
+
+    def recent_audit(self, limit: int = 50) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def recent_feedback(self, limit: int = 50) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]

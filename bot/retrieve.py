@@ -1,0 +1,50 @@
+"""Hybrid retrieval: dense (Chroma, the configured embeddings) and BM25 (Danish stems), fused by
+reciprocal rank fusion. English questions reach Danish passages through the dense side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.reader import IndexReader
+from ingest.snapshot import ChunkRecord, Snapshot
+
+RRF_K = 60
+CANDIDATES = 20
+
+
+@dataclass
+class Hit:
+    chunk: ChunkRecord
+    fused: float
+    dense: float  # cosine similarity between question and chunk
+    lexical: float  # BM25 score (0 when no query term matched)
+
+
+@dataclass
+class Retrieval:
+    snapshot: Snapshot
+    vector: np.ndarray
+    hits: list[Hit]
+
+
+def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int = 5) -> Retrieval:
+    snapshot = reader.snapshot
+    dense = reader.dense(snapshot, vector, CANDIDATES)
+    lexical = reader.lexical(snapshot, lexical_text, CANDIDATES)
+    hits: dict[str, Hit] = {}
+    for rank, (chunk, score) in enumerate(dense):
+        hits[chunk.chunk_id] = Hit(chunk, 1.0 / (RRF_K + rank + 1), score, 0.0)
+    for rank, (chunk, score) in enumerate(lexical):
+        hit = hits.setdefault(chunk.chunk_id, Hit(chunk, 0.0, _best_sentence(snapshot, chunk, vector), 0.0))
+        hit.fused += 1.0 / (RRF_K + rank + 1)
+        hit.lexical = score
+    ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
+    return Retrieval(snapshot, vector, ranked[:k])
+
+
+def _best_sentence(snapshot: Snapshot, chunk: ChunkRecord, vector: np.ndarray) -> float:
+    """A lexical-only hit has no dense score: use its closest sentence's similarity instead."""
+    matrix = snapshot.sentence_matrix(chunk)
+    return float((matrix @ vector).max()) if len(matrix) else 0.0

@@ -1,0 +1,126 @@
+"""A source document as the index sees it: relative path, metadata, cleaned text, content hash.
+
+Metadata comes from YAML front matter (Markdown) or a sidecar `<file>.meta.yaml` for files kept
+verbatim; what neither gives is inferred (title from the first heading, type from the folder)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ingest.clean import clean_text
+from ingest.loaders import SUPPORTED_SUFFIXES, DocumentError, decode_text, load_file
+
+SIDECAR_SUFFIX = ".meta.yaml"
+# Bumped when cleaning or splitting changes, so every document is re-processed once.
+PIPELINE_VERSION = "1"
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+_TYPES_BY_FOLDER = {
+    "inquiry-answers": "inquiry-answer", "henvendelser": "inquiry-answer", "svar": "inquiry-answer",
+    "guidelines": "guideline", "retningslinjer": "guideline",
+    "procedures": "procedure", "procedurer": "procedure",
+}
+
+
+@dataclass
+class SourceDocument:
+    doc_id: str
+    source: str  # path relative to the knowledge dir, with forward slashes
+    content_hash: str
+    title: str
+    doc_type: str
+    text: str  # the cleaned text every chunk offset and quote refers to
+    valid_from: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+def doc_id_for(source: str) -> str:
+    """Stable id from the relative path: a changed file keeps its id, so it is "updated"."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+
+
+def is_source_file(path: Path) -> bool:
+    return (path.is_file() and not path.name.startswith(".") and not path.name.endswith(SIDECAR_SUFFIX)
+            and not path.name.lower() in {"readme.md"})
+
+
+def content_hash(path: Path) -> str:
+    """Hash of the file, its sidecar and the pipeline version: any of them changing means re-ingest."""
+    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+    digest.update(path.read_bytes())
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.exists():
+        digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def _parse_yaml(text: str, where: str) -> dict:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"ugyldig YAML i {where} (invalid YAML: {exc})") from exc
+    if not isinstance(data, dict):
+        raise DocumentError(f"{where} skal være en YAML-ordbog (metadata must be a mapping)")
+    return data
+
+
+def _split_front_matter(text: str) -> tuple[dict, str]:
+    match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
+    if not match:
+        return {}, text
+    return _parse_yaml(match.group(1), "front matter"), text.lstrip("\ufeff")[match.end():]
+
+
+def _as_date_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _strip_markdown(text: str) -> str:
+    """Drop emphasis and quote markers so quotes read as plain sentences; keep "#" headings."""
+    text = re.sub(r"^>\s?", "", text, flags=re.MULTILINE)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+
+
+def read_document(path: Path, knowledge_dir: Path) -> SourceDocument:
+    """Load, clean and describe one file. Raises `DocumentError` with a reason a person can act on."""
+    source = path.resolve().relative_to(knowledge_dir.resolve()).as_posix()
+    digest = content_hash(path)
+    metadata: dict = {}
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        metadata, body = _split_front_matter(decode_text(path.read_bytes()))
+        body = _strip_markdown(body)
+    else:
+        body = load_file(path)
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.exists():
+        metadata = {**metadata, **_parse_yaml(decode_text(sidecar.read_bytes()), sidecar.name)}
+    text = clean_text(body)
+    if not text or not any(ch.isalpha() for ch in text):
+        raise DocumentError("dokumentet indeholder ingen tekst (no text could be extracted)")
+    title = str(metadata.get("title") or _first_heading(text) or path.stem.replace("-", " ")).strip()
+    folder = Path(source).parts[0] if len(Path(source).parts) > 1 else ""
+    doc_type = str(metadata.get("type") or _TYPES_BY_FOLDER.get(folder, "document"))
+    return SourceDocument(
+        doc_id=doc_id_for(source), source=source, content_hash=digest, title=title, doc_type=doc_type,
+        text=text, valid_from=_as_date_text(metadata.get("valid_from")), metadata=metadata,
+    )
+
+
+def _first_heading(text: str) -> str | None:
+    match = re.search(r"^#{1,6}\s+(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES

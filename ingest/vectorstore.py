@@ -1,0 +1,120 @@
+"""The Chroma collection behind LangChain's Chroma vector store: embedded by default, a Chroma
+server when `PRAKTIKBOT_CHROMA_URL` is set. Writes go in batches; the collection records the model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+
+from ingest.embeddings import VectorEmbeddings
+from ingest.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+
+class IndexUnavailableError(RuntimeError):
+    """The vector store can't be reached or opened; the message says what to do."""
+
+
+def _client(settings: IndexSettings) -> chromadb.ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not settings.chroma_url:
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    url = urlparse(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise IndexUnavailableError(
+            f"PRAKTIKBOT_CHROMA_URL={settings.chroma_url!r} er ikke en http(s)-adresse "
+            "(expected e.g. http://127.0.0.1:8001)"
+        )
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
+            ssl=url.scheme == "https", settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as exc:  # connection errors come in many types from httpx and chromadb
+        raise IndexUnavailableError(
+            f"Chroma-serveren på {settings.chroma_url} svarer ikke (Chroma server unreachable: {exc})"
+        ) from exc
+    return client
+
+
+class VectorStore:
+    """Chunk vectors in one Chroma collection. Ids are chunk ids; documents are chunk texts."""
+
+    def __init__(self, settings: IndexSettings, embeddings: VectorEmbeddings) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self._client = _client(settings)
+        self._store = self._open()
+
+    def _open(self) -> Chroma:
+        return Chroma(
+            client=self._client,
+            collection_name=self.settings.collection,
+            embedding_function=self.embeddings,
+            collection_metadata={"embeddings": self.embeddings.name, "dimension": self.embeddings.dimension},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    @property
+    def collection(self) -> chromadb.Collection:
+        return self._store._collection
+
+    def recorded_model(self) -> str | None:
+        """The embeddings spec that built this collection (None for a new, empty one)."""
+        meta = self.collection.metadata or {}
+        return meta.get("embeddings") if self.count() else None
+
+    def heartbeat(self) -> None:
+        self._client.heartbeat()
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        total, offset, page = self.count(), 0, 5000
+        while offset < total:
+            ids.update(self.collection.get(include=[], limit=page, offset=offset)["ids"])
+            offset += page
+        return ids
+
+    def batch_size(self) -> int:
+        return max(1, min(256, self._client.get_max_batch_size()))
+
+    def add(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> None:
+        """Embed and store, one batch at a time (each batch is one Chroma write)."""
+        size = self.batch_size()
+        for i in range(0, len(ids), size):
+            self._store.add_texts(
+                texts=list(texts[i:i + size]), metadatas=list(metadatas[i:i + size]), ids=list(ids[i:i + size])
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        size = self.batch_size()
+        for i in range(0, len(ids), size):
+            self._store.delete(ids=ids[i:i + size])
+
+    def reset(self) -> None:
+        """Drop the collection and create it anew (for `ingest --rebuild` or a model change)."""
+        self._store.delete_collection()
+        self._store = self._open()
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0],
+                                                              strict=True)]
