@@ -91,8 +91,7 @@ class AnswerService:
         return answer
 
     def _extractive(self, question: str, language: str, retrieval: Retrieval) -> Answer | None:
-        examples = {d.doc_id for d in retrieval.snapshot.documents.values() if d.metadata.get("example")}
-        sentences = select_sentences(question, retrieval, examples)
+        sentences = select_sentences(question, concepts(question, language), retrieval)
         if not sentences:
             return None
         quotes = merge_adjacent([Quote(s.chunk, s.start, s.end, s.score) for s in sentences], retrieval.snapshot)

@@ -36,7 +36,7 @@ def merge_adjacent(quotes: list[Quote], snapshot: Snapshot) -> list[Quote]:
     merged: list[Quote] = []
     for quote in quotes:
         last = merged[-1] if merged else None
-        if last and last.chunk.chunk_id == quote.chunk.chunk_id:
+        if last and last.chunk.chunk_id == quote.chunk.chunk_id and quote.start >= last.end:
             between = snapshot.texts[quote.chunk.doc_id][last.end:quote.start]
             if not between.strip():
                 merged[-1] = Quote(last.chunk, last.start, quote.end, max(last.score, quote.score))

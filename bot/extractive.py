@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.evidence import Concept, coverage
 from bot.retrieve import Hit, Retrieval
+from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import ChunkRecord
 from ingest.terms import terms
 
@@ -22,7 +24,7 @@ MAX_SENTENCES = 3
 PASSAGES_CONSIDERED = 4
 SAME_PASSAGE_MARGIN = 0.06  # further sentences of the chosen passage within this of its best
 OTHER_PASSAGE_MARGIN = 0.015  # a sentence of another passage must be nearly as good as the best
-EXAMPLE_PENALTY = 0.01  # illustrative documents yield to official ones when both answer
+SAME_QUESTION = 0.86  # a passage asking our question this closely answers it: quote from its answer
 
 _ASKS = [
     (re.compile(r"\b(hvorfor|why|begrundelse|årsag|reason)\b", re.I),
@@ -50,16 +52,19 @@ class _Passage:
     hit: Hit
     sentences: list[Sentence]
     score: float
+    asked_match: float  # how well a question this passage itself asks matches ours
+    answer_start: int  # where its answer begins (after a "…svar" line), else its start
 
 
 def _is_statement(sentence: str) -> bool:
     if sentence.rstrip().endswith("?") or _NOT_AN_ANSWER.match(sentence) or len(sentence.split()) < 4:
         return False
+    if sentence.startswith("(") and sentence.rstrip().endswith(")"):
+        return False  # a source reference such as "(LBK nr. 280 af 1/3 2024 § 58)"
     return sentence.rstrip()[-1:] in ".!:)\"”" or len(sentence.split()) >= 8  # else a heading-like line
 
 
-def _passages(question: str, retrieval: Retrieval) -> list[_Passage]:
-    question_terms = set(terms(question))
+def _passages(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[_Passage]:
     asks = [wanted for asked, wanted in _ASKS if asked.search(question)]
     snapshot = retrieval.snapshot
     out: list[_Passage] = []
@@ -70,45 +75,46 @@ def _passages(question: str, retrieval: Retrieval) -> list[_Passage]:
         text = snapshot.texts[chunk.doc_id]
         sims = snapshot.sentence_matrix(chunk) @ retrieval.vector
         sentences: list[Sentence] = []
-        asked_match = 0.0  # how well a question this passage itself asks matches ours
+        asked_match = 0.0
+        answer_start = chunk.start
         for (start, end), sim in zip(chunk.sentences, sims, strict=True):
             sentence = text[start:end]
             if sentence.rstrip().endswith("?"):
                 asked_match = max(asked_match, float(sim))
+            if ANSWER_HEAD.match(sentence.strip()):
+                answer_start = end
             if not _is_statement(sentence):
                 continue
-            overlap = len(question_terms & set(terms(sentence))) / max(1, len(question_terms))
+            overlap = coverage(question_concepts, set(terms(sentence)))
             score = float(sim) + 0.08 * overlap + sum(0.03 for wanted in asks if wanted.search(sentence))
             sentences.append(Sentence(chunk, start, end, score))
         if not sentences:
             continue
         sentences.sort(key=lambda s: s.score, reverse=True)
         score = 0.5 * sentences[0].score + 0.5 * hit.dense + 0.5 * max(0.0, asked_match - 0.85) - 0.005 * rank
-        out.append(_Passage(hit, sentences, score))
+        out.append(_Passage(hit, sentences, score, asked_match, answer_start))
     return sorted(out, key=lambda p: p.score, reverse=True)
 
 
-def select_sentences(question: str, retrieval: Retrieval, examples: set[str] | None = None) -> list[Sentence]:
-    """The chosen passage's best sentences (document order), then any equally good other sentence.
-
-    `examples` holds the doc ids of illustrative documents, which yield to official ones."""
-    passages = _passages(question, retrieval)
-    if examples:
-        for passage in passages:
-            if passage.hit.chunk.doc_id in examples:
-                passage.score -= EXAMPLE_PENALTY
-        passages.sort(key=lambda p: p.score, reverse=True)
+def select_sentences(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[Sentence]:
+    """The chosen passage's best sentences (document order), then any equally good other sentence."""
+    passages = _passages(question, question_concepts, retrieval)
     if not passages:
         return []
     first = passages[0]
     best = first.sentences[0].score
-    chosen = [s for s in first.sentences if s.score >= best - SAME_PASSAGE_MARGIN][:MAX_SENTENCES]
-    chosen.sort(key=lambda s: s.start)
-    others = sorted((s for p in passages[1:] for s in p.sentences[:1]), key=lambda s: s.score, reverse=True)
-    for sentence in others:
-        if len(chosen) < MAX_SENTENCES and sentence.score >= best - OTHER_PASSAGE_MARGIN:
-            chosen.append(sentence)
-    return chosen
+    if first.asked_match >= SAME_QUESTION:  # the source answers this very question: quote its answer
+        chosen = [s for s in first.sentences if s.start >= first.answer_start][:MAX_SENTENCES]
+    else:
+        chosen = [s for s in first.sentences if s.score >= best - SAME_PASSAGE_MARGIN][:MAX_SENTENCES]
+    chosen = chosen or first.sentences[:1]
+    if first.asked_match < SAME_QUESTION:
+        # another passage's best sentence may take a place when it is as good as what we have
+        others = [p.sentences[0] for p in passages[1:] if p.sentences[0].score >= best - OTHER_PASSAGE_MARGIN]
+        ranked = sorted(chosen + others, key=lambda s: s.score, reverse=True)[:MAX_SENTENCES]
+        chosen = [s for s in chosen if s in ranked] + [s for s in others if s in ranked]
+    own = sorted((s for s in chosen if s.chunk is first.hit.chunk), key=lambda s: s.start)
+    return own + [s for s in chosen if s.chunk is not first.hit.chunk]
 
 
 def best_sentence_similarity(retrieval: Retrieval) -> float:

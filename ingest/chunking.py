@@ -22,7 +22,7 @@ from ingest.sentences import sentence_spans
 MAX_CHUNK_CHARS = 1500
 
 _QUESTION = re.compile(r"^(?:Spørgsmål|Spm\.?|Question)\s*(\d+)\s*[:.]?\s*$", re.IGNORECASE | re.MULTILINE)
-_ANSWER_HEAD = re.compile(r"^.{0,80}\bsvar\s*:?\s*$", re.IGNORECASE)
+ANSWER_HEAD = re.compile(r"^.{0,80}\bsvar\s*:?\s*$", re.IGNORECASE)
 _CLOSING = re.compile(r"^(Med venlig(e)? hilsen?|Venlig hilsen|Med venlige hilsner|Kind regards)\b.*$",
                       re.IGNORECASE | re.MULTILINE)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -75,7 +75,7 @@ def _letter_parts(text: str) -> list[_Part] | None:
         body = text[match.end():end]
         question_lines: list[str] = []
         for line in body.strip().splitlines():
-            if not line.strip() or _ANSWER_HEAD.match(line.strip()):
+            if not line.strip() or ANSWER_HEAD.match(line.strip()):
                 break
             question_lines.append(line)
         question = " ".join(" ".join(question_lines).split())
