@@ -46,7 +46,7 @@ def doc_id_for(source: str) -> str:
 
 def is_source_file(path: Path) -> bool:
     return (path.is_file() and not path.name.startswith(".") and not path.name.endswith(SIDECAR_SUFFIX)
-            and not path.name.lower() in {"readme.md"})
+            and path.name.lower() not in {"readme.md"})
 
 
 def content_hash(path: Path) -> str:

@@ -66,7 +66,9 @@ class SentenceTransformerEmbeddings(Embeddings):
                 f"(cannot load model locally: {exc})"
             ) from exc
         self.name = f"sentence-transformers:{model}"
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_passages(texts).tolist()

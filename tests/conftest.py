@@ -47,3 +47,12 @@ def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     report = sync(settings)
     assert not report.failed, report.failed
     return settings
+
+
+@pytest.fixture
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
