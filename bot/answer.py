@@ -69,10 +69,11 @@ class AnswerService:
         passage_terms = set().union(*(
             set(terms(f"{h.chunk.heading}\n{h.chunk.text}")) for h in retrieval.hits[:PASSAGES_CONSIDERED]
         )) if retrieval.hits else set()
-        share = coverage(concepts(query, language), passage_terms)
+        query_concepts = concepts(query, language)
+        share = coverage(query_concepts, passage_terms)
         similarity = best_sentence_similarity(retrieval)
         answer = None
-        if is_answerable(share, similarity):
+        if is_answerable(query_concepts, share, similarity):
             if self.llm is not None:
                 answer = self.llm.compose(question, language, history or [], retrieval)
             if answer is None:

@@ -83,7 +83,10 @@ def coverage(question_concepts: list[Concept], passage_terms: set[str]) -> float
     return sum(covered(c) for c in question_concepts) / len(question_concepts)
 
 
-def is_answerable(coverage_share: float, best_similarity: float) -> bool:
+def is_answerable(question_concepts: list[Concept], coverage_share: float, best_similarity: float) -> bool:
+    """A question with no content words ("og hvorfor?" on its own) has nothing to look up."""
+    if not question_concepts:
+        return False
     if best_similarity >= STRONG_SIMILARITY:
         return True
     return coverage_share >= MIN_COVERAGE and best_similarity >= MIN_SIMILARITY
