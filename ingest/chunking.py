@@ -21,7 +21,9 @@ from ingest.sentences import sentence_spans
 
 MAX_CHUNK_CHARS = 1500
 
-_QUESTION = re.compile(r"^(?:Spørgsmål|Spm\.?|Question)\s*(\d+)\s*[:.]?\s*$", re.IGNORECASE | re.MULTILINE)
+# "Spørgsmål 2" on its own line, or "Spørgsmål 2: Anvender forvaltningen …?" with the question after it
+_QUESTION = re.compile(r"^(?:Spørgsmål|Spm\.?|Question)\s*(\d+)\s*(?:[:.)–-]\s*(.*?))?\s*$",
+                       re.IGNORECASE | re.MULTILINE)
 ANSWER_HEAD = re.compile(r"^.{0,80}\bsvar\s*:?\s*$", re.IGNORECASE)
 _CLOSING = re.compile(r"^(Med venlig(e)? hilsen?|Venlig hilsen|Med venlige hilsner|Kind regards)\b.*$",
                       re.IGNORECASE | re.MULTILINE)
@@ -73,7 +75,7 @@ def _letter_parts(text: str) -> list[_Part] | None:
     for i, match in enumerate(questions):
         end = questions[i + 1].start() if i + 1 < len(questions) else (closing.start() if closing else len(text))
         body = text[match.end():end]
-        question_lines: list[str] = []
+        question_lines: list[str] = [match.group(2)] if match.group(2) else []
         for line in body.strip().splitlines():
             if not line.strip() or ANSWER_HEAD.match(line.strip()):
                 break

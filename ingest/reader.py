@@ -6,6 +6,7 @@ the generation doesn't know (chunks being added by a running ingest) are ignored
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -16,6 +17,8 @@ from ingest.snapshot import ChunkRecord, Snapshot, current_generation, load_snap
 from ingest.sync import model_mismatch_message
 from ingest.terms import terms
 from ingest.vectorstore import VectorStore
+
+log = logging.getLogger(__name__)
 
 
 class IndexMissingError(RuntimeError):
@@ -45,11 +48,17 @@ class IndexReader:
 
     @property
     def snapshot(self) -> Snapshot:
-        """The newest published generation (re-read only when the pointer moved)."""
+        """The newest published generation (re-read only when the pointer moved).
+
+        If the new generation can't be read, the one in service stays and the next call tries again."""
         if current_generation(self.settings.data_dir) != self._snapshot.generation:
             with self._lock:
                 if current_generation(self.settings.data_dir) != self._snapshot.generation:
-                    self._snapshot = self._load()
+                    try:
+                        self._snapshot = self._load()
+                    except (OSError, ValueError, KeyError) as exc:
+                        log.warning("keeping index generation %d: the new one can't be read yet (%s)",
+                                    self._snapshot.generation, exc)
         return self._snapshot
 
     def embed_query(self, text: str) -> np.ndarray:

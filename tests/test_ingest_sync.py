@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from bot.settings import Settings
 from ingest.reader import IndexReader
 from ingest.snapshot import load_snapshot
