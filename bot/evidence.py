@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import Stemmer
+
 from ingest.terms import STOPWORDS, terms
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
@@ -29,13 +31,24 @@ class Concept:
 
 
 @lru_cache(maxsize=1)
+def _english_stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _english_key(words: list[str]) -> str:
+    """Glossary key: English Snowball stems, so "supervises" finds the entry for "supervise"."""
+    return " ".join(_english_stemmer().stemWords(words))
+
+
+@lru_cache(maxsize=1)
 def glossary() -> dict[str, tuple[str, ...]]:
     text = resources.files("bot").joinpath("resources/glossary_en_da.tsv").read_text(encoding="utf-8")
     entries: dict[str, tuple[str, ...]] = {}
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             english, danish = line.split("\t", 1)
-            entries[english.strip().lower()] = tuple(danish.split())
+            key = _english_key(english.lower().split())
+            entries[key] = tuple(dict.fromkeys(entries.get(key, ()) + tuple(danish.split())))
     return entries
 
 
@@ -46,10 +59,11 @@ def concepts(question: str, language: str) -> list[Concept]:
     while i < len(words):
         if language == "en":
             for size in (3, 2, 1):
-                phrase = " ".join(words[i:i + size])
+                phrase = _english_key(words[i:i + size])
                 if len(words[i:i + size]) == size and phrase in glossary():
                     stems = {t for da in glossary()[phrase] for t in terms(da)}
-                    out.append(Concept(phrase, frozenset(stems)))
+                    if stems:  # a word whose Danish is only stopwords ("may" → "må") carries nothing
+                        out.append(Concept(phrase, frozenset(stems)))
                     i += size
                     break
             else:
