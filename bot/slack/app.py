@@ -225,8 +225,11 @@ def build_app(runtime: Runtime) -> App:
     """The bolt App for HTTP mode and Socket Mode; its Web API calls go to PRAKTIKBOT_SLACK_API_URL when set.
     The token is checked on the first request, not here, so a Slack outage cannot stop the web app."""
     settings = runtime.settings
-    app = App(client=WebClient(token=settings.slack_bot_token, base_url=api_base_url(settings)),
-              signing_secret=settings.slack_signing_secret or "", token_verification_enabled=False,
+    app = App(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret or "",
+              token_verification_enabled=False,
               listener_executor=ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack"))
+    # Set here rather than by passing client=, which bolt warns about whenever SLACK_BOT_TOKEN is in the
+    # environment; bolt copies the base URL into each request's client, Socket Mode uses app.client.
+    app.client.base_url = api_base_url(settings)
     SlackBot(runtime).register(app)
     return app
