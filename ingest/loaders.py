@@ -60,7 +60,7 @@ def load_pdf(path: Path) -> str:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentError(f"PDF-filen kan ikke læses (unreadable PDF: {exc})") from exc
-    page_lines = [[ln for ln in page.splitlines()] for page in pages]
+    page_lines = [page.splitlines() for page in pages]
     margins: Counter[str] = Counter()
     for lines in page_lines:
         content = [ln for ln in lines if ln.strip()]
@@ -69,9 +69,14 @@ def load_pdf(path: Path) -> str:
     repeated = {key for key, count in margins.items() if len(pages) >= 2 and count >= max(2, len(pages) // 2)}
     kept_pages = []
     for lines in page_lines:
-        kept = [ln for ln in lines
-                if not _PAGE_NUMBER.match(ln.strip()) and _margin_key(ln) not in repeated]
-        kept_pages.append("\n".join(kept))
+        lines = list(lines)
+        for _ in range(2):  # headers and footers sit at the page edges only; blank lines inside stay
+            for edge in (0, -1):
+                while lines and not lines[edge].strip():
+                    lines.pop(edge)
+                if lines and (_PAGE_NUMBER.match(lines[edge].strip()) or _margin_key(lines[edge]) in repeated):
+                    lines.pop(edge)
+        kept_pages.append("\n".join(lines))
     return "\n".join(kept_pages)
 
 

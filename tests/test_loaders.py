@@ -63,3 +63,19 @@ def test_unusable_files_are_refused_with_a_reason(tmp_path: Path, name: str, con
     path.write_bytes(content)
     with pytest.raises(DocumentError, match=reason):
         read_document(path, tmp_path)
+
+
+def test_a_letter_as_pdf_gives_the_same_question_chunks(tmp_path: Path):
+    from tests.conftest import KNOWLEDGE, SEED_LETTER
+
+    lines = (KNOWLEDGE / SEED_LETTER).read_text(encoding="utf-8").splitlines()
+    half = len(lines) // 2
+    (tmp_path / "inquiry-answers").mkdir()
+    path = tmp_path / "inquiry-answers" / "svar.pdf"
+    write_pdf(path, [["Beskæftigelses- og Integrationsforvaltningen"] + lines[:half] + ["Side 1 af 2"],
+                     ["Beskæftigelses- og Integrationsforvaltningen"] + lines[half:] + ["Side 2 af 2"]])
+    doc = read_document(path, tmp_path)
+    chunks = split_document(doc)
+    assert [c.section for c in chunks] == ["Indledning"] + [f"Spørgsmål {n}" for n in range(1, 6)] + ["Afslutning"]
+    assert "Side 1 af 2" not in doc.text
+    assert "besluttet ikke at gennemføre valideringen af KLV-listen" in " ".join(chunks[2].text.split())
