@@ -1,0 +1,211 @@
+"""Reply drafts for the inquiry team: split a pasted inquiry into its questions, answer each with
+citations, and lay the answers out in the administration's letter form (as text and as .docx).
+
+Nothing is invented: a question the sources don't answer gets a visible placeholder for a person to
+fill in, and the sender's name is only used when the inquiry's signature gives it."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from bot.models import Answer, Citation
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+PLACEHOLDER = "[Intet svar fundet i kilderne – skal besvares manuelt]"
+ANSWER_LABEL = "Beskæftigelses- og Integrationsforvaltningens svar"
+SENDER = "Beskæftigelses- og Integrationsforvaltningen"
+INTRO = "Tak for din henvendelse. Nedenfor følger forvaltningens svar på dine spørgsmål."
+CLOSING = "Med venlig hilsen"
+DEFAULT_NAME = "modtager"
+MAX_INQUIRY_CHARS = 20_000
+# A question sentence this short ("Hvorfor/hvorfor ikke?") belongs to the question before it.
+FOLLOW_UP_WORDS = 4
+
+_MONTHS = "januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december"
+# "1.", "2)" or "Spørgsmål 3" at the start of a line, but not a date such as "24. april".
+_NUMBERED = re.compile(rf"^\s*(?:spørgsmål\s+(\d+)|(\d{{1,2}})\s*[.)](?!\s*(?:{_MONTHS})\b))\s*[:.)–-]?\s*(.*)$",
+                       re.IGNORECASE)
+_SIGN_OFF = re.compile(
+    r"^\s*(med\s+)?(venlig(e|st)?\s+hilsen|mvh|hilsen|bedste\s+hilsner|de\s+bedste\s+hilsner|"
+    r"(best|kind)\s+regards|regards|sincerely|yours\s+sincerely)\b[\s,.!]*", re.IGNORECASE,
+)
+_SALUTATION = re.compile(r"^\s*(kære|hej|hejsa|goddag|til|dear|hi|hello)\b.{0,80}$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"»(A-ZÆØÅ0-9])")
+_NAME = re.compile(r"^[A-ZÆØÅ][\w'.-]*(\s+[A-ZÆØÅ][\w'.-]*){0,4}$")
+
+
+class InquiryError(ValueError):
+    """The inquiry is empty, too long, or contains no question (422 for the web API)."""
+
+
+class DraftItem(BaseModel):
+    n: int
+    question: str
+    answer: Answer
+
+
+class Draft(BaseModel):
+    """A reply draft; `letter` is the plain text, the rest is what the .docx is built from."""
+
+    greeting: str
+    items: list[DraftItem] = Field(max_length=100)
+    letter: str = ""
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    paragraphs: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip():
+            paragraphs[-1].append(line.strip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [p for p in paragraphs if p]
+
+
+def _body_and_name(inquiry: str) -> tuple[list[list[str]], str | None]:
+    """The inquiry's paragraphs without salutation and signature, and the signer's name if given."""
+    lines = inquiry.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    name = None
+    for i, line in enumerate(lines):
+        if match := _SIGN_OFF.match(line):
+            after = [rest for rest in [line[match.end():].strip(), *(s.strip() for s in lines[i + 1:])] if rest]
+            if after and _NAME.match(after[0]):
+                name = after[0]
+            lines = lines[:i]
+            break
+    paragraphs = _paragraphs("\n".join(lines))
+    if paragraphs and _SALUTATION.match(paragraphs[0][0]):
+        paragraphs[0] = paragraphs[0][1:]
+    return [p for p in paragraphs if p], name
+
+
+def _numbered(paragraphs: list[list[str]]) -> list[tuple[int, str]]:
+    """Questions marked "1.", "1)" or "Spørgsmål 1": the rest of the marker's paragraph (or, after a
+    bare "Spørgsmål 1" line, the paragraph that follows)."""
+    found: list[tuple[int, list[str]]] = []
+    waiting = False  # a bare "Spørgsmål N" header whose text is in the next paragraph
+    for paragraph in paragraphs:
+        current: list[str] | None = found[-1][1] if waiting else None
+        waiting = False
+        for line in paragraph:
+            if match := _NUMBERED.match(line):
+                current = [match.group(3)] if match.group(3) else []
+                found.append((int(match.group(1) or match.group(2)), current))
+            elif current is not None:
+                current.append(line)
+        if found and current is found[-1][1] and not current:
+            waiting = True
+    return [(n, " ".join(" ".join(lines).split())) for n, lines in found if lines]
+
+
+def _unnumbered(paragraphs: list[list[str]]) -> list[tuple[int, str]]:
+    """Sentences ending in "?"; a very short one is a follow-up to the question before it."""
+    questions: list[str] = []
+    for paragraph in paragraphs:
+        previous_in_paragraph = False
+        for sentence in _SENTENCE_END.split(" ".join(paragraph)):
+            sentence = sentence.strip()
+            if not sentence.endswith("?"):
+                continue
+            if previous_in_paragraph and len(sentence.split()) <= FOLLOW_UP_WORDS:
+                questions[-1] = f"{questions[-1]} {sentence}"
+            else:
+                questions.append(sentence)
+            previous_in_paragraph = True
+    return list(enumerate(questions, start=1))
+
+
+def split_inquiry(inquiry: str) -> tuple[list[tuple[int, str]], str | None]:
+    """The numbered questions of an inquiry (its own numbers when it numbers them), and the signer's
+    name. Numbered questions win: when there are any, other text is context, not a question."""
+    if not inquiry.strip():
+        raise InquiryError("henvendelsen er tom (the inquiry is empty)")
+    if len(inquiry) > MAX_INQUIRY_CHARS:
+        raise InquiryError(f"henvendelsen er for lang: højst {MAX_INQUIRY_CHARS} tegn "
+                           f"(the inquiry is too long: at most {MAX_INQUIRY_CHARS} characters)")
+    paragraphs, name = _body_and_name(inquiry)
+    questions = _numbered(paragraphs) or _unnumbered(paragraphs)
+    if not questions:
+        raise InquiryError("der er ingen spørgsmål i henvendelsen: nummerér dem, eller afslut dem med "
+                           "spørgsmålstegn (no questions found: number them or end them with '?')")
+    return questions, name
+
+
+def source_line(citation: Citation) -> str:
+    date = f", {citation.valid_from}" if citation.valid_from else ""
+    return f"[{citation.n}] {citation.title} · {citation.section}{date} ({citation.source})"
+
+
+def blocks(draft: Draft) -> Iterator[tuple[str, str]]:
+    """The letter as (kind, text) blocks: one layout for the text version and the .docx."""
+    yield "greeting", draft.greeting
+    yield "intro", INTRO
+    for item in draft.items:
+        yield "heading", f"Spørgsmål {item.n}"
+        yield "question", item.question
+        yield "label", ANSWER_LABEL
+        if item.answer.abstained:
+            yield "placeholder", PLACEHOLDER
+            continue
+        yield "answer", item.answer.answer
+        yield "sources", "Kilder:"
+        for citation in item.answer.citations:
+            yield "source", source_line(citation)
+    yield "closing", CLOSING
+    yield "signature", SENDER
+
+
+# Blocks that continue the block before them on the next line rather than after a blank line.
+_CONTINUING = {"question", "answer", "placeholder", "source", "signature"}
+
+
+def letter_text(draft: Draft) -> str:
+    text = ""
+    for kind, block in blocks(draft):
+        text += ("" if not text else "\n" if kind in _CONTINUING else "\n\n") + block
+    return text + "\n"
+
+
+def build_draft(answers: list[tuple[int, str, Answer]], name: str | None) -> Draft:
+    draft = Draft(greeting=f"Kære {name or DEFAULT_NAME}",
+                  items=[DraftItem(n=n, question=q, answer=a) for n, q, a in answers])
+    draft.letter = letter_text(draft)
+    return draft
+
+
+def draft_reply(runtime: Runtime, inquiry: str) -> Draft:
+    """Split, answer each question (audited on the "draft" channel) and lay out the letter."""
+    questions, name = split_inquiry(inquiry)
+    answers = [(n, question, runtime.ask(question, channel="draft")[0]) for n, question in questions]
+    return build_draft(answers, name)
+
+
+def letter_docx(draft: Draft) -> bytes:
+    """The letter as a Word document; the manual-answer placeholder is highlighted to stand out."""
+    from docx import Document
+    from docx.enum.text import WD_COLOR_INDEX
+    from docx.shared import Cm
+
+    document = Document()
+    for kind, text in blocks(draft):
+        if kind == "heading":
+            document.add_heading(text, level=2)
+            continue
+        paragraph = document.add_paragraph()
+        run = paragraph.add_run(text)
+        run.bold = kind in ("label", "sources", "placeholder")
+        run.italic = kind == "question"
+        if kind == "placeholder":
+            run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+        if kind == "source":
+            paragraph.paragraph_format.left_indent = Cm(0.6)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,76 @@
+"""The FastAPI app of `praktikbot serve`: the API routers, the page, /metrics, and one mapping from
+the core's errors to HTTP statuses, so no router repeats it and bad input never becomes a 5xx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from bot.answer import InvalidQuestionError
+from bot.draft import InquiryError
+from bot.llm import LLMConfigError
+from bot.runtime import Runtime
+from bot.web import admin, api
+from bot.web.metrics import Metrics
+from ingest.embeddings import EmbeddingsConfigError
+from ingest.lock import IndexBusyError
+from ingest.reader import IndexMissingError
+from ingest.sync import IngestConfigError
+from ingest.vectorstore import IndexUnavailableError
+
+STATIC = Path(__file__).parent / "static"
+ERROR_STATUS: dict[type[Exception], int] = {
+    InvalidQuestionError: 422,
+    InquiryError: 422,
+    IndexBusyError: 409,
+    IndexMissingError: 503,
+    IndexUnavailableError: 503,
+    IngestConfigError: 503,  # includes a model mismatch: the message says to rebuild
+    EmbeddingsConfigError: 503,
+    LLMConfigError: 503,
+}
+
+
+def _error_handler(status: int):
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handle
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's list of errors as the one clear sentence the contract asks for."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
+        for error in exc.errors()
+    )
+    return JSONResponse({"detail": f"ugyldig forespørgsel (invalid request): {problems}"}, status_code=422)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="Praktikbot", version="0.1.0",
+                  description="Svar med kildehenvisninger om virksomhedspraktik (answers with citations)")
+    app.state.runtime = runtime
+    app.state.metrics = metrics = Metrics(runtime)
+    app.state.ingest_thread = None
+    app.middleware("http")(metrics.middleware)
+    for error, status in ERROR_STATUS.items():
+        app.add_exception_handler(error, _error_handler(status))
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.include_router(api.router)
+    app.include_router(admin.router)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return metrics.render()
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
