@@ -340,6 +340,14 @@ def test_abstention_says_so_and_shows_no_sources(web: str, fake: FakeSlack):
     assert not sources_text(blocks) and "show_sources" not in buttons(blocks)
 
 
+def test_a_bare_mention_gets_a_hint(web: str, fake: FakeSlack):
+    chan = channel()
+    event = mention(fake, chan, "")
+    send_event(web, event)
+    reply = replies_in(fake, chan)[0]
+    assert (reply["text"], reply["thread_ts"]) == (texts.EMPTY_QUESTION, event["ts"])
+
+
 def test_slash_command_acks_at_once_then_answers_privately_and_can_share(
         web: str, fake: FakeSlack, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
     gate = threading.Event()

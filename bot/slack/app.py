@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answer import InvalidQuestionError
-from bot.models import Answer
+from bot.models import Answer, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import texts
@@ -71,6 +71,10 @@ def _ephemeral(respond: Respond) -> Callable[[str], object]:
     return lambda text: respond(text=text, response_type="ephemeral", replace_original=False)
 
 
+def _in_conversation(client: WebClient, event: dict, thread: str | None) -> Callable[[str], object]:
+    return lambda text: client.chat_postMessage(channel=event["channel"], thread_ts=thread, text=text)
+
+
 class SlackBot:
     """The listeners; one instance per App."""
 
@@ -93,7 +97,7 @@ class SlackBot:
     def on_mention(self, event: dict, context: BoltContext, client: WebClient) -> None:
         """A mention in a channel: answered in its thread, with the thread's earlier turns."""
         thread = event.get("thread_ts") or event["ts"]
-        with reported(lambda text: client.chat_postMessage(channel=event["channel"], thread_ts=thread, text=text)):
+        with reported(_in_conversation(client, event, thread)):
             self._converse(client, event, thread, conversation(client, context.bot_id, event))
 
     def on_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
@@ -102,8 +106,7 @@ class SlackBot:
             return  # edits, joins, bots (the bot itself included)
         thread = event.get("thread_ts")
         if event.get("channel_type") == "im":
-            with reported(lambda text: client.chat_postMessage(channel=event["channel"], thread_ts=thread,
-                                                               text=text)):
+            with reported(_in_conversation(client, event, thread)):
                 self._converse(client, event, thread, conversation(client, context.bot_id, event))
             return
         if not thread or f"<@{context.bot_user_id}>" in event.get("text", ""):
@@ -114,19 +117,18 @@ class SlackBot:
             log.exception("could not read thread %s in %s", thread, event["channel"])
             return
         if history:
-            with reported(lambda text: client.chat_postMessage(channel=event["channel"], thread_ts=thread,
-                                                               text=text)):
+            with reported(_in_conversation(client, event, thread)):
                 self._converse(client, event, thread, history)
 
-    def _converse(self, client: WebClient, event: dict, thread: str | None, history: list) -> None:
+    def _converse(self, client: WebClient, event: dict, thread: str | None, history: list[Turn]) -> None:
         question = _MENTION.sub("", event.get("text", "")).strip()
         if not question:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, text=texts.EMPTY_QUESTION)
+            _in_conversation(client, event, thread)(texts.EMPTY_QUESTION)
             return
         answer, audit_id = self._ask(question, history)
         self._post(client, event["channel"], thread, answer, audit_id)
 
-    def _ask(self, question: str, history: list) -> tuple[Answer, int]:
+    def _ask(self, question: str, history: list[Turn]) -> tuple[Answer, int]:
         answer, audit_id = self.runtime.ask(question, history, channel="slack")
         self.store.put(audit_id, answer)
         return answer, audit_id
