@@ -16,7 +16,7 @@ TEXT_LIMIT = 3000
 MESSAGE_BLOCKS = 50
 MODAL_BLOCKS = 100
 URL_LIMIT = 3000
-QUOTE_CHARS = 200
+QUOTE_CHARS = 300
 ANSWER_PARTS = 5  # a long answer runs over at most this many sections, then it is cut
 PASSAGE_PARTS = 3
 
