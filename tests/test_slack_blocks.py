@@ -9,6 +9,7 @@ from bot.slack import texts
 from bot.slack.blocks import (
     MESSAGE_BLOCKS,
     MODAL_BLOCKS,
+    QUOTE_CHARS,
     TEXT_LIMIT,
     URL_LIMIT,
     answer_blocks,
@@ -109,7 +110,7 @@ def test_quotes_are_short_in_the_message_and_passages_full_in_the_modal():
     long_quote = "Valideringen er meget ressourcekrævende. " * 20
     one = answer(citations=[citation(1, quote=long_quote, passage="Spørgsmål 2\n" + long_quote)])
     listing = next(t for t in texts_in(answer_blocks(one, 1, PUBLIC_URL)) if t.startswith("*Kilder*"))
-    assert len(listing.split("\n>", 1)[1]) <= 200
+    assert len(listing.split("\n>", 1)[1]) <= QUOTE_CHARS
     assert long_quote.strip() in "".join(texts_in(sources_view(one)))
 
 
