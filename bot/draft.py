@@ -36,7 +36,7 @@ _SIGN_OFF = re.compile(
     r"^\s*(med\s+)?(venlig(e|st)?\s+hilsen|mvh|hilsen|bedste\s+hilsner|de\s+bedste\s+hilsner|"
     r"(best|kind)\s+regards|regards|sincerely|yours\s+sincerely)\b[\s,.!]*", re.IGNORECASE,
 )
-_SALUTATION = re.compile(r"^\s*(kære|hej|hejsa|goddag|til|dear|hi|hello)\b.{0,80}$", re.IGNORECASE)
+_SALUTATION = re.compile(r"^\s*(kære|hej|hejsa|goddag|til|dear|hi|hello)\b[^?]{0,80}$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"»(A-ZÆØÅ0-9])")
 _NAME = re.compile(r"^[A-ZÆØÅ][\w'.-]*(\s+[A-ZÆØÅ][\w'.-]*){0,4}$")
 

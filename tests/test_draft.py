@@ -65,6 +65,11 @@ Mvh. Sofie Jensen"""
     assert name == "Sofie Jensen"
 
 
+def test_a_question_on_the_greeting_line_is_kept():
+    assert split_inquiry("Hej, hvor længe må en virksomhedspraktik vare?\n\nMvh. Ole")[0] == [
+        (1, "Hej, hvor længe må en virksomhedspraktik vare?")]
+
+
 @pytest.mark.parametrize("inquiry", ["", "   \n ", "Kære forvaltning\n\nTak for et godt møde.\n\nMvh. Ole"])
 def test_inquiries_without_questions_are_refused_with_a_reason(inquiry):
     with pytest.raises(InquiryError, match="(tom|ingen spørgsmål)"):

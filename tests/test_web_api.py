@@ -334,3 +334,10 @@ def test_questions_are_answered_during_a_live_reingest(make_index):
     after = ask(client, "Skal praktikanter have en fast kontaktperson på arbejdspladsen?")
     assert any(new_fact in c["quote"] and c["source"] == "guidelines/retningslinje-virksomhedspraktik.md"
                for c in after["citations"])
+
+
+def test_slack_events_endpoint_is_served_only_when_configured(client, shared_index):
+    assert client.post("/slack/events", json={}).status_code == 404
+    slack = client_for(shared_index.model_copy(update={"slack_bot_token": "xoxb-test",
+                                                       "slack_signing_secret": "signing-secret"}))
+    assert slack.post("/slack/events", json={"type": "url_verification"}).status_code == 401  # unsigned

@@ -1,5 +1,6 @@
-"""The FastAPI app of `praktikbot serve`: the API routers, the page, /metrics, and one mapping from
-the core's errors to HTTP statuses, so no router repeats it and bad input never becomes a 5xx."""
+"""The FastAPI app of `praktikbot serve`: the API routers, the page, /metrics, Slack's HTTP endpoint
+when configured, and one mapping from the core's errors to HTTP statuses, so no router repeats it and
+bad input never becomes a 5xx."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.answer import InvalidQuestionError
 from bot.draft import InquiryError
 from bot.llm import LLMConfigError
 from bot.runtime import Runtime
+from bot.slack.router import slack_router
 from bot.web import admin, api
 from bot.web.metrics import Metrics
 from ingest.embeddings import EmbeddingsConfigError
@@ -63,6 +65,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(api.router)
     app.include_router(admin.router)
+    if (slack := slack_router(runtime)) is not None:
+        app.include_router(slack)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

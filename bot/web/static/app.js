@@ -371,12 +371,13 @@ function admin(path, options = {}) {
   return request(path, { ...options, headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` } });
 }
 
+/** A refused token (or any failure before logging in) goes back to the login form with the reason. */
 function adminFailed(error) {
-  if (error.status === 401) {
+  if (error.status === 401 || $("#admin-area").hidden) {
     sessionStorage.removeItem(TOKEN_KEY);
     $("#admin-area").hidden = true;
     $("#login-form").hidden = false;
-    setStatus($("#login-status"), t("wrongToken"), "error");
+    setStatus($("#login-status"), error.status === 401 ? t("wrongToken") : error.message, "error");
   } else {
     setStatus($("#admin-status"), error.message, "error");
   }
@@ -437,8 +438,7 @@ $("#login-form").addEventListener("submit", async (event) => {
     $("#admin-token").value = "";
     $("#reingest").focus();
   } catch (error) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    setStatus($("#login-status"), error.status === 401 ? t("wrongToken") : error.message, "error");
+    adminFailed(error);
   }
 });
 
@@ -477,7 +477,7 @@ $("#upload-form").addEventListener("submit", async (event) => {
     $("#upload-file").value = "";
   } catch (error) {
     if (error.status === 401) adminFailed(error);
-    else setStatus(status, error.message, "error");
+    else setStatus(status, error.message, "error"); // shown beside the upload form
   } finally {
     button.disabled = false;
   }
@@ -537,4 +537,9 @@ $("#lang-switch").addEventListener("click", () => {
 applyLanguage();
 const initial = tabs.find((tab) => tab.id === `tab-${location.hash.slice(1)}`);
 if (initial) selectTab(initial, false);
+const linked = new URLSearchParams(location.search).get("q"); // "Åbn i webappen" from Slack
+if (linked) {
+  $("#question").value = linked;
+  $("#ask-form").requestSubmit();
+}
 if (sessionStorage.getItem(TOKEN_KEY)) loadAdmin().catch(adminFailed);
