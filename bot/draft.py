@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from bot.models import Answer, Citation
 
@@ -52,11 +52,15 @@ class DraftItem(BaseModel):
 
 
 class Draft(BaseModel):
-    """A reply draft; `letter` is the plain text, the rest is what the .docx is built from."""
+    """A reply draft: the greeting and the answered questions; `letter` is its plain text."""
 
     greeting: str
     items: list[DraftItem] = Field(max_length=100)
-    letter: str = ""
+
+    @computed_field
+    @property
+    def letter(self) -> str:
+        return letter_text(self)
 
 
 def _paragraphs(text: str) -> list[list[str]]:
@@ -173,18 +177,11 @@ def letter_text(draft: Draft) -> str:
     return text + "\n"
 
 
-def build_draft(answers: list[tuple[int, str, Answer]], name: str | None) -> Draft:
-    draft = Draft(greeting=f"Kære {name or DEFAULT_NAME}",
-                  items=[DraftItem(n=n, question=q, answer=a) for n, q, a in answers])
-    draft.letter = letter_text(draft)
-    return draft
-
-
 def draft_reply(runtime: Runtime, inquiry: str) -> Draft:
     """Split, answer each question (audited on the "draft" channel) and lay out the letter."""
     questions, name = split_inquiry(inquiry)
-    answers = [(n, question, runtime.ask(question, channel="draft")[0]) for n, question in questions]
-    return build_draft(answers, name)
+    return Draft(greeting=f"Kære {name or DEFAULT_NAME}",
+                 items=[DraftItem(n=n, question=q, answer=runtime.ask(q, channel="draft")[0]) for n, q in questions])
 
 
 def letter_docx(draft: Draft) -> bytes:

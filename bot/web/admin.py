@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.runtime import Runtime
-from bot.web.api import RuntimeDep, document_info
-from bot.web.deps import runtime
+from bot.web.api import document_info
+from bot.web.deps import RuntimeDep
 from ingest.documents import SIDECAR_SUFFIX
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.lock import IndexBusyError
@@ -36,7 +36,7 @@ _bearer = HTTPBearer(auto_error=False, description="PRAKTIKBOT_ADMIN_TOKEN")
 _starting = threading.Lock()  # two clicks at once start one background re-ingest, not two
 
 
-def require_admin(rt: Annotated[Runtime, Depends(runtime)],
+def require_admin(rt: RuntimeDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     token = rt.settings.admin_token
     if not token:

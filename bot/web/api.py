@@ -3,23 +3,19 @@ citation offsets point into, so the page can show a quote highlighted in its con
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
-from bot.runtime import Runtime
-from bot.web.deps import metrics, runtime
-from bot.web.metrics import Metrics
+from bot.web.deps import MetricsDep, RuntimeDep
 from ingest.snapshot import DocumentRecord
 
 router = APIRouter()
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
-MetricsDep = Annotated[Metrics, Depends(metrics)]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from bot.runtime import Runtime
 from bot.web.metrics import Metrics
 
 
-def runtime(request: Request) -> Runtime:
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def metrics(request: Request) -> Metrics:
+def _metrics(request: Request) -> Metrics:
     return request.app.state.metrics
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
