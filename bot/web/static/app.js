@@ -492,6 +492,8 @@ async function followIngest() {
   const button = $("#reingest");
   const status = $("#admin-status");
   button.disabled = true;
+  setStatus(status, "");
+  setStatus($("#upload-status"), ""); // "re-ingest to use it" is done now
   $("#progress-area").hidden = false;
   try {
     for (;;) {
