@@ -7,7 +7,7 @@ _DANISH = {
     "og", "i", "at", "det", "er", "en", "til", "på", "de", "med", "for", "af", "ikke", "der", "som", "har",
     "hvad", "hvem", "hvor", "hvornår", "hvorfor", "hvordan", "hvilke", "hvilken", "kan", "skal", "må", "om",
     "den", "et", "fra", "eller", "bruger", "mange", "jeg", "vi", "man", "sig", "også", "hvis", "når",
-    "forvaltningen", "står", "nogen", "noget", "hvis", "dig", "din", "mig",
+    "forvaltningen", "står", "nogen", "noget", "dig", "din", "mig",
 }
 _ENGLISH = {
     "the", "and", "of", "to", "in", "is", "are", "what", "who", "when", "why", "how", "does", "do", "can",

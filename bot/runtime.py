@@ -15,6 +15,7 @@ from bot.answer import AnswerService
 from bot.models import Answer, Turn
 from bot.records import Records
 from bot.settings import Settings
+from ingest.lock import IndexBusyError
 from ingest.reader import IndexReader
 from ingest.snapshot import DocumentRecord
 from ingest.sync import IngestReport, Progress, last_report, sync
@@ -69,6 +70,9 @@ class Runtime:
                 progress(done, total, current)
 
         with status.lock:
+            if status.running:  # a second caller must not reset the progress of the running one
+                raise IndexBusyError("en indlæsning kører allerede; prøv igen, når den er færdig "
+                                     "(a re-ingest is already running)")
             status.running, status.error, status.done, status.total = True, None, 0, 0
         try:
             report = sync(self.settings, paths=paths, progress=track)
