@@ -18,10 +18,13 @@ from ingest.terms import STOPWORDS, terms
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 # Answer when at least this share of the question's concepts is in the passages and the closest
 # sentence is at least this similar; or when the closest sentence alone is very similar.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.5  # strictly more than this share must be covered
 MIN_SIMILARITY = 0.80
 STRONG_SIMILARITY = 0.875
 _COMPOUND_PREFIX = 5
+# Words that shape a question without naming what it is about ("hvor mange", "how long").
+_QUESTION_WORDS = frozenset({"mange", "meget", "længe", "ofte", "hvorvidt", "egentlig", "gerne", "nogensinde",
+                             "many", "much", "long", "often", "ever", "really"})
 
 
 @dataclass
@@ -53,7 +56,7 @@ def glossary() -> dict[str, tuple[str, ...]]:
 
 
 def concepts(question: str, language: str) -> list[Concept]:
-    words = [w.lower() for w in _WORD.findall(question)]
+    words = [w.lower() for w in _WORD.findall(question) if w.lower() not in _QUESTION_WORDS]
     out: list[Concept] = []
     i = 0
     while i < len(words):
@@ -103,4 +106,4 @@ def is_answerable(question_concepts: list[Concept], coverage_share: float, best_
         return False
     if best_similarity >= STRONG_SIMILARITY:
         return True
-    return coverage_share >= MIN_COVERAGE and best_similarity >= MIN_SIMILARITY
+    return coverage_share > MIN_COVERAGE and best_similarity >= MIN_SIMILARITY

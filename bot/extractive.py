@@ -26,15 +26,17 @@ SAME_PASSAGE_MARGIN = 0.06  # further sentences of the chosen passage within thi
 OTHER_PASSAGE_MARGIN = 0.015  # a sentence of another passage must be nearly as good as the best
 SAME_QUESTION = 0.86  # a passage asking our question this closely answers it: quote from its answer
 
+# (what the question asks, what a sentence that answers it contains, the bonus such a sentence gets);
+# a reason is the whole point of a "why", so it weighs most
 _ASKS = [
     (re.compile(r"\b(hvorfor|why|begrundelse|årsag|reason)\b", re.I),
-     re.compile(r"\b(skyldes|fordi|derfor|årsag|begrund|da der|since|because)\w*", re.I)),
+     re.compile(r"\b(skyldes|fordi|årsag|begrund|grund|da der|since|because)\w*", re.I), 0.08),
     (re.compile(r"\b(hvor mange|hvor meget|how many|how much|antal|number of)\b", re.I),
-     re.compile(r"\d|\b(ingen|ikke data|alle|halvdelen|andel)\b", re.I)),
+     re.compile(r"\d|\b(ingen|ikke data|alle|halvdelen|andel)\b", re.I), 0.05),
     (re.compile(r"\b(hvornår|when|dato|date|frist|deadline)\b", re.I),
-     re.compile(r"\b\d{1,2}\.\s*\w+\s+\d{4}\b|\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b", re.I)),
+     re.compile(r"\b\d{1,2}\.\s*\w+\s+\d{4}\b|\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b", re.I), 0.05),
     (re.compile(r"\b(står .* for|stand for|betyder|forkortelse|abbreviation|mean)\b", re.I),
-     re.compile(r"=|\((?=[^)]*[A-ZÆØÅ])", re.I)),
+     re.compile(r"=|\((?=[^)]*[A-ZÆØÅ])", re.I), 0.05),
 ]
 _NOT_AN_ANSWER = re.compile(r"^(spørgsmål \d+|kære\b|med venlig|venlig hilsen)", re.I)
 
@@ -65,7 +67,7 @@ def _is_statement(sentence: str) -> bool:
 
 
 def _passages(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[_Passage]:
-    asks = [wanted for asked, wanted in _ASKS if asked.search(question)]
+    asks = [(wanted, bonus) for asked, wanted, bonus in _ASKS if asked.search(question)]
     snapshot = retrieval.snapshot
     out: list[_Passage] = []
     for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
@@ -86,7 +88,7 @@ def _passages(question: str, question_concepts: list[Concept], retrieval: Retrie
             if not _is_statement(sentence):
                 continue
             overlap = coverage(question_concepts, set(terms(sentence)))
-            score = float(sim) + 0.08 * overlap + sum(0.03 for wanted in asks if wanted.search(sentence))
+            score = float(sim) + 0.08 * overlap + sum(bonus for wanted, bonus in asks if wanted.search(sentence))
             sentences.append(Sentence(chunk, start, end, score))
         if not sentences:
             continue
