@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bot.settings import Settings
+from ingest.documents import is_source_file
 from ingest.reader import IndexReader
 from ingest.snapshot import load_snapshot
 from ingest.sync import sync
@@ -40,7 +41,8 @@ def test_second_ingest_reports_everything_unchanged(make_index):
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)  # stdout is exactly one JSON document
     sources = sorted(p.relative_to(settings.knowledge_dir).as_posix()
-                     for p in settings.knowledge_dir.rglob("*") if p.is_file() and not p.name.endswith(".meta.yaml"))
+                     for p in settings.knowledge_dir.rglob("*") if is_source_file(p))
+    assert SEED_LETTER in sources and "README.md" not in sources
     assert sorted(report["unchanged"]) == sources
     assert report["added"] == report["updated"] == report["removed"] == report["failed"] == []
     assert report["documents"] == len(sources) and report["chunks"] > 0
