@@ -63,6 +63,12 @@ def with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]"
 
 
+def without_lead_in(text: str, language: str) -> str:
+    """The answer without its "Ifølge kilderne:" line, for a letter that has its own heading."""
+    lead = LEAD_IN.get(language, "")
+    return text[len(lead):].lstrip() if lead and text.startswith(lead) else text
+
+
 def extractive_text(language: str, citations: list[Citation]) -> str:
     body = " ".join(with_marker(c.quote, c.n) for c in citations)
     return f"{LEAD_IN[language]}\n\n{body}"

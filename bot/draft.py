@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, computed_field
 
+from bot.compose import without_lead_in
 from bot.models import Answer, Citation
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def blocks(draft: Draft) -> Iterator[tuple[str, str]]:
         if item.answer.abstained:
             yield "placeholder", PLACEHOLDER
             continue
-        yield "answer", item.answer.answer
+        yield "answer", without_lead_in(item.answer.answer, item.answer.language)
         yield "sources", "Kilder:"
         for citation in item.answer.citations:
             yield "source", source_line(citation)
