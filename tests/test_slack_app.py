@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
@@ -25,6 +26,7 @@ from websockets.sync.server import ServerConnection, serve
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import slack_router, start_socket_mode_in_background, texts
+from bot.web.app import create_app
 
 SECRET = "test-signing-secret"
 ADMIN, USER = "UADMIN", "UUSER"
@@ -470,7 +472,7 @@ def test_forged_signature_and_stale_timestamp_are_rejected(web: str, fake: FakeS
 # --- Socket Mode -------------------------------------------------------------------------------------
 
 
-def test_socket_mode_answers_a_mention(shared_index: Settings, fake: FakeSlack):
+def test_socket_mode_runs_inside_the_web_server_and_answers_a_mention(shared_index: Settings, fake: FakeSlack):
     chan = channel()
     event = mention(fake, chan, KLV_QUESTION)
     envelope = {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
@@ -493,13 +495,13 @@ def test_socket_mode_answers_a_mention(shared_index: Settings, fake: FakeSlack):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         fake.ws_url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/link/?ticket=t"
         settings = slack_settings(shared_index, fake, slack_signing_secret=None, slack_app_token="xapp-test")
-        handler = start_socket_mode_in_background(Runtime(settings))
-        assert handler is not None
         try:
-            assert received.get(timeout=WAIT_SECONDS)["envelope_id"] == "env-1"
-            reply = replies_in(fake, chan)[0]
+            # `praktikbot serve` with SLACK_APP_TOKEN: the web app's lifespan connects Socket Mode
+            with TestClient(create_app(Runtime(settings))) as web:
+                assert received.get(timeout=WAIT_SECONDS)["envelope_id"] == "env-1"
+                reply = replies_in(fake, chan)[0]
+                assert web.get("/healthz").json()["status"] == "ok"
         finally:
-            handler.close()
             server.shutdown()
     assert fake.recorded("apps.connections.open", lambda p: p["_token"] == "xapp-test")
     assert reply["thread_ts"] == event["ts"] and SEED_TITLE in sources_text(reply["blocks"])

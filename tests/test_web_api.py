@@ -341,3 +341,11 @@ def test_slack_events_endpoint_is_served_only_when_configured(client, shared_ind
     slack = client_for(shared_index.model_copy(update={"slack_bot_token": "xoxb-test",
                                                        "slack_signing_secret": "signing-secret"}))
     assert slack.post("/slack/events", json={"type": "url_verification"}).status_code == 401  # unsigned
+
+
+def test_openapi_docs_work_without_internet(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/api/ask" in client.get("/openapi.json").json()["paths"]

@@ -4,18 +4,26 @@ bad input never becomes a 5xx."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from slack_sdk.errors import SlackApiError
 
 from bot.answer import InvalidQuestionError
 from bot.draft import InquiryError
 from bot.llm import LLMConfigError
 from bot.runtime import Runtime
 from bot.slack.router import slack_router
+from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
 from bot.web.metrics import Metrics
 from ingest.embeddings import EmbeddingsConfigError
@@ -24,6 +32,7 @@ from ingest.reader import IndexMissingError
 from ingest.sync import IngestConfigError
 from ingest.vectorstore import IndexUnavailableError
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 ERROR_STATUS: dict[type[Exception], int] = {
     InvalidQuestionError: 422,
@@ -53,8 +62,28 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": f"ugyldig forespørgsel (invalid request): {problems}"}, status_code=422)
 
 
+def _lifespan(runtime: Runtime):
+    """Run Slack's Socket Mode in this process when its tokens are set, so web and Slack share one
+    writer of an embedded index. A Slack that can't be reached is logged; the web still serves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        socket = None
+        try:
+            socket = await anyio.to_thread.run_sync(start_socket_mode_in_background, runtime)
+        except (SlackApiError, OSError) as exc:
+            log.error("Slack Socket Mode could not connect; the web app runs without it: %s", exc)
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await anyio.to_thread.run_sync(socket.close)
+
+    return lifespan
+
+
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Praktikbot", version="0.1.0",
+    app = FastAPI(title="Praktikbot", version="0.1.0", docs_url=None, lifespan=_lifespan(runtime),
                   description="Svar med kildehenvisninger om virksomhedspraktik (answers with citations)")
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics(runtime)
@@ -76,5 +105,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     def metrics_endpoint() -> Response:
         return metrics.render()
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the installed bundle: the page must work without internet."""
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Praktikbot API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     return app
