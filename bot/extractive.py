@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.currency import superseded
 from bot.evidence import Concept, coverage
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
@@ -25,6 +26,7 @@ PASSAGES_CONSIDERED = 4
 SAME_PASSAGE_MARGIN = 0.06  # further sentences of the chosen passage within this of its best
 OTHER_PASSAGE_MARGIN = 0.015  # a sentence of another passage must be nearly as good as the best
 SAME_QUESTION = 0.86  # a passage asking our question this closely answers it: quote from its answer
+SUPERSEDED_PENALTY = 0.05  # an older version of an updated document answers only if the update can't
 
 # (what the question asks, what a sentence that answers it contains, the bonus such a sentence gets);
 # a reason is the whole point of a "why", so it weighs most
@@ -69,6 +71,7 @@ def _is_statement(sentence: str) -> bool:
 def _passages(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[_Passage]:
     asks = [(wanted, bonus) for asked, wanted, bonus in _ASKS if asked.search(question)]
     snapshot = retrieval.snapshot
+    old_versions = superseded(snapshot)
     out: list[_Passage] = []
     for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
         chunk = hit.chunk
@@ -89,6 +92,7 @@ def _passages(question: str, question_concepts: list[Concept], retrieval: Retrie
                 continue
             overlap = coverage(question_concepts, set(terms(sentence)))
             score = float(sim) + 0.08 * overlap + sum(bonus for wanted, bonus in asks if wanted.search(sentence))
+            score -= SUPERSEDED_PENALTY if chunk.doc_id in old_versions else 0.0
             sentences.append(Sentence(chunk, start, end, score))
         if not sentences:
             continue

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.currency import superseded
 from ingest.reader import IndexReader
 from ingest.snapshot import ChunkRecord, Snapshot
 
 RRF_K = 60
 CANDIDATES = 20
+SUPERSEDED_WEIGHT = 0.5  # an older version of an updated document ranks below the update
 
 
 @dataclass
@@ -40,6 +42,10 @@ def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int 
         hit = hits.setdefault(chunk.chunk_id, Hit(chunk, 0.0, _best_sentence(snapshot, chunk, vector), 0.0))
         hit.fused += 1.0 / (RRF_K + rank + 1)
         hit.lexical = score
+    old_versions = superseded(snapshot)
+    for hit in hits.values():
+        if hit.chunk.doc_id in old_versions:
+            hit.fused *= SUPERSEDED_WEIGHT
     ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
     return Retrieval(snapshot, vector, ranked[:k])
 

@@ -98,3 +98,20 @@ def test_every_dev_answer_quotes_verbatim(service, shared_index):
     questions = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     for item in questions:
         assert_quotes_are_verbatim(service.ask(item["question"]), shared_index)
+
+
+def test_an_updated_procedure_is_quoted_instead_of_the_version_it_replaces(make_index):
+    settings = make_index()
+    folder = settings.knowledge_dir / "procedures"
+    old = ("---\ntitle: Procedure for kørselsgodtgørelse til praktikanter\ntype: procedure\n"
+           "valid_from: 2021-01-01\n---\n## Satser\n\nPraktikanter får kørselsgodtgørelse med 2 kroner pr. "
+           "kilometer, når afstanden til praktikstedet er over 12 kilometer.\n")
+    (folder / "koersel-2021.md").write_text(old, encoding="utf-8")
+    (folder / "koersel-2025.md").write_text(
+        old.replace("2021-01-01", "2025-01-01").replace("2 kroner", "3 kroner").replace("12 kilometer", "10 kilometer"),
+        encoding="utf-8")
+    __import__("ingest.sync").sync.sync(settings)
+    answer = AnswerService(settings).ask("Hvor meget får praktikanter i kørselsgodtgørelse pr. kilometer?")
+    assert not answer.abstained
+    assert answer.citations[0].source == "procedures/koersel-2025.md"
+    assert "3 kroner" in answer.answer and "2 kroner" not in answer.answer
