@@ -8,6 +8,7 @@ generation on the next question after it is published."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Runtime:
         self.ingest_status = IngestStatus(report=last_report(self.settings.data_dir))
         self._service: AnswerService | None = None
         self._service_lock = threading.Lock()
+        # called with (answer, channel) after every answer, whatever the channel (e.g. web metrics)
+        self.answer_observers: list[Callable[[Answer, str], None]] = []
 
     @property
     def service(self) -> AnswerService:
@@ -58,7 +61,10 @@ class Runtime:
     def ask(self, question: str, history: list[Turn] | None = None, channel: str = "api") -> tuple[Answer, int]:
         """Answer and write the audit log; returns the answer and its audit id (for feedback)."""
         answer = self.service.ask(question, history)
-        return answer, self.records.audit(channel, answer)
+        audit_id = self.records.audit(channel, answer)
+        for observe in self.answer_observers:
+            observe(answer, channel)
+        return answer, audit_id
 
     def reindex(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
         """Sync the knowledge dir into the index; refuses (IndexBusyError) while another one runs."""

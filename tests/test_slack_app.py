@@ -501,6 +501,7 @@ def test_socket_mode_runs_inside_the_web_server_and_answers_a_mention(shared_ind
                 assert received.get(timeout=WAIT_SECONDS)["envelope_id"] == "env-1"
                 reply = replies_in(fake, chan)[0]
                 assert web.get("/healthz").json()["status"] == "ok"
+                assert 'praktikbot_answers_total{channel="slack"} 1.0' in web.get("/metrics").text
         finally:
             server.shutdown()
     assert fake.recorded("apps.connections.open", lambda p: p["_token"] == "xapp-test")

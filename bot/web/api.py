@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from bot.answer import MAX_QUESTION_CHARS
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
-from bot.web.deps import MetricsDep, RuntimeDep
+from bot.web.deps import RuntimeDep
 from ingest.snapshot import DocumentRecord
 
 router = APIRouter()
@@ -62,10 +62,9 @@ def healthz(rt: RuntimeDep):
 
 
 @router.post("/api/ask", response_model=Answer)
-def ask(body: AskRequest, response: Response, rt: RuntimeDep, m: MetricsDep) -> Answer:
+def ask(body: AskRequest, response: Response, rt: RuntimeDep) -> Answer:
     """The Answer of the contract; its audit id is in the X-Audit-Id header (for feedback)."""
     answer, audit_id = rt.ask(body.question, list(body.history), channel="web")
-    m.observe_answer(answer, "web")
     response.headers["X-Audit-Id"] = str(audit_id)
     return answer
 
@@ -76,11 +75,8 @@ def search(body: SearchRequest, rt: RuntimeDep) -> dict[str, list[Passage]]:
 
 
 @router.post("/api/draft", response_model=Draft)
-def draft(body: DraftRequest, rt: RuntimeDep, m: MetricsDep) -> Draft:
-    result = draft_reply(rt, body.inquiry)
-    for item in result.items:
-        m.observe_answer(item.answer, "draft")
-    return result
+def draft(body: DraftRequest, rt: RuntimeDep) -> Draft:
+    return draft_reply(rt, body.inquiry)
 
 
 @router.post("/api/draft.docx", response_class=Response,

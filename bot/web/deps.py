@@ -1,4 +1,4 @@
-"""What the routers take from the app: the shared Runtime and the metrics."""
+"""What the routers take from the app: the shared Runtime."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bot.runtime import Runtime
-from bot.web.metrics import Metrics
 
 
 def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
-
-
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]

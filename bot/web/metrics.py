@@ -44,6 +44,7 @@ class Metrics:
         self.abstentions = Counter("praktikbot_abstentions", "Questions the sources did not answer",
                                    ["channel"], registry=self.registry)
         self.registry.register(_IndexCollector(runtime))
+        runtime.answer_observers.append(self.observe_answer)  # web, draft and Slack alike
 
     def observe_answer(self, answer: Answer, channel: str) -> None:
         self.answers.labels(channel).inc()
