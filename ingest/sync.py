@@ -21,6 +21,7 @@ from ingest.documents import SourceDocument, content_hash, is_source_file, read_
 from ingest.embeddings import load_embeddings
 from ingest.loaders import DocumentError
 from ingest.lock import writer_lock
+from ingest.personal_data import personal_data_counts
 from ingest.settings import IndexSettings
 from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, index_dir, load_snapshot, write_snapshot
 from ingest.vectorstore import VectorStore
@@ -45,6 +46,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    # personal data found in the documents processed now: path, kind, count — never the data itself
+    warnings: list[dict] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
     seconds: float = 0.0
@@ -177,6 +180,8 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                 log.warning("skipped %s: %s", source, exc)
                 continue
             document, records = _records(doc, doc_chunks)
+            report.warnings.extend({"path": source, "kind": kind, "count": count}
+                                   for kind, count in personal_data_counts(doc.text).items())
             sentence_texts = [" ".join(doc.text[s:e].split()) for c in doc_chunks for s, e in c.sentences]
             sentence_vectors = embeddings.embed_passages(sentence_texts)
             store.add([c.chunk_id for c in doc_chunks], [_embedding_input(doc, c) for c in doc_chunks],

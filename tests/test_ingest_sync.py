@@ -184,3 +184,17 @@ def test_cli_ingest_is_refused_while_a_server_owns_the_embedded_index(make_index
     assert result.returncode == 2
     assert "/api/admin/ingest" in result.stderr and str(os.getpid()) in result.stderr
     assert run_cli(settings, "ingest", "--json").returncode == 0, "free again once the server is gone"
+
+
+def test_personal_data_is_reported_by_kind_and_count_never_the_data(make_index):
+    settings = make_index()
+    (settings.knowledge_dir / "procedures" / "sag.txt").write_text(
+        "Borgeren med CPR-nummer 010203-1234 kan kontaktes på jens.hansen@example.dk eller 33 66 33 66.",
+        encoding="utf-8")
+    result = run_cli(settings, "ingest", "--json")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert sorted((w["path"], w["kind"], w["count"]) for w in warnings) == [
+        ("procedures/sag.txt", "cpr-nummer", 1), ("procedures/sag.txt", "e-mail", 1),
+        ("procedures/sag.txt", "telefonnummer", 1)]
+    assert "010203" not in result.stdout and "jens.hansen" not in result.stdout
