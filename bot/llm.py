@@ -103,10 +103,14 @@ class LLMComposer:
 
 
 def _best_quote(sentence: str, chunk: ChunkRecord, retrieval: Retrieval) -> Quote:
+    """The passage's sentence sharing most words with the LLM's sentence (ties: closest to the question)."""
+    if not chunk.sentences:
+        return Quote(chunk, chunk.start, chunk.end, 0.0)
     wanted = set(terms(sentence))
+    text = retrieval.snapshot.texts[chunk.doc_id]
     sims = retrieval.snapshot.sentence_matrix(chunk) @ retrieval.vector
     best = max(range(len(chunk.sentences)),
-               key=lambda i: (len(wanted & set(terms(retrieval.snapshot.texts[chunk.doc_id][
-                   chunk.sentences[i][0]:chunk.sentences[i][1]]))), float(sims[i])))
+               key=lambda i: (len(wanted & set(terms(text[chunk.sentences[i][0]:chunk.sentences[i][1]]))),
+                              float(sims[i])))
     start, end = chunk.sentences[best]
     return Quote(chunk, start, end, float(sims[best]))
