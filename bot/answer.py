@@ -10,15 +10,14 @@ import re
 import time
 
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
-from bot.evidence import concepts, coverage, is_answerable, lexical_query
-from bot.extractive import PASSAGES_CONSIDERED, best_sentence_similarity, select_sentences
+from bot.evidence import concepts, lexical_query, weigh
+from bot.extractive import select_sentences
 from bot.language import detect_language
 from bot.llm import LLMComposer
 from bot.models import Answer, Passage, Turn
 from bot.retrieve import Retrieval, retrieve
 from bot.settings import Settings
 from ingest.reader import IndexReader
-from ingest.terms import terms
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
@@ -66,14 +65,9 @@ class AnswerService:
         vector = self.reader.embed_query(query)
         retrieval = retrieve(self.reader, vector, lexical_query(query, language), k=5)
         retrieved = time.perf_counter()
-        passage_terms = set().union(*(
-            set(terms(f"{h.chunk.heading}\n{h.chunk.text}")) for h in retrieval.hits[:PASSAGES_CONSIDERED]
-        )) if retrieval.hits else set()
-        query_concepts = concepts(query, language)
-        share = coverage(query_concepts, passage_terms)
-        similarity = best_sentence_similarity(retrieval)
+        evidence = weigh(query, language, retrieval)
         answer = None
-        if is_answerable(query_concepts, share, similarity):
+        if evidence.answerable:
             if self.llm is not None:
                 answer = self.llm.compose(question, language, history or [], retrieval)
             if answer is None:
@@ -87,8 +81,8 @@ class AnswerService:
         answer.timings_ms = {"retrieve": round((retrieved - started) * 1000, 2),
                              "compose": round((done - retrieved) * 1000, 2),
                              "total": round((done - started) * 1000, 2)}
-        log.info("ask lang=%s coverage=%.2f similarity=%.3f abstained=%s", language, share, similarity,
-                 answer.abstained)
+        log.info("ask lang=%s coverage=%.2f similarity=%.3f abstained=%s", language, evidence.coverage,
+                 evidence.similarity, answer.abstained)
         return answer
 
     def _extractive(self, question: str, language: str, retrieval: Retrieval) -> Answer | None:

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import Stemmer
 
+from bot.retrieve import Retrieval
 from ingest.terms import STOPWORDS, terms
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
@@ -21,6 +23,7 @@ _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 MIN_COVERAGE = 0.5  # strictly more than this share must be covered
 MIN_SIMILARITY = 0.80
 STRONG_SIMILARITY = 0.875
+PASSAGES_CONSIDERED = 4  # the top passages that evidence (and the extractive answer) come from
 _COMPOUND_PREFIX = 5
 # Words that shape a question without naming what it is about ("hvor mange", "how long").
 _QUESTION_WORDS = frozenset({"mange", "meget", "længe", "ofte", "hvorvidt", "egentlig", "gerne", "nogensinde",
@@ -100,10 +103,33 @@ def coverage(question_concepts: list[Concept], passage_terms: set[str]) -> float
     return sum(covered(c) for c in question_concepts) / len(question_concepts)
 
 
-def is_answerable(question_concepts: list[Concept], coverage_share: float, best_similarity: float) -> bool:
-    """A question with no content words ("og hvorfor?" on its own) has nothing to look up."""
-    if not question_concepts:
-        return False
-    if best_similarity >= STRONG_SIMILARITY:
-        return True
-    return coverage_share > MIN_COVERAGE and best_similarity >= MIN_SIMILARITY
+@dataclass
+class Evidence:
+    coverage: float  # share of the question's concepts found in the top passages
+    similarity: float  # the closest sentence's similarity to the question
+    answerable: bool
+
+
+def weigh(query: str, language: str, retrieval: Retrieval) -> Evidence:
+    """Answer only when the passages cover most of the question and come close enough in meaning.
+
+    A question with no content words ("og hvorfor?" on its own) has nothing to look up."""
+    top = retrieval.hits[:PASSAGES_CONSIDERED]
+    passage_terms = set().union(*(set(terms(f"{h.chunk.heading}\n{h.chunk.text}")) for h in top))
+    question_concepts = concepts(query, language)
+    share = coverage(question_concepts, passage_terms)
+    similarity = best_sentence_similarity(retrieval)
+    answerable = bool(question_concepts) and (
+        similarity >= STRONG_SIMILARITY or (share > MIN_COVERAGE and similarity >= MIN_SIMILARITY))
+    return Evidence(share, similarity, answerable)
+
+
+def best_sentence_similarity(retrieval: Retrieval) -> float:
+    """How close the closest sentence among the top passages comes to the question."""
+    snapshot = retrieval.snapshot
+    best = 0.0
+    for hit in retrieval.hits[:PASSAGES_CONSIDERED]:
+        matrix = snapshot.sentence_matrix(hit.chunk)
+        if len(matrix):
+            best = max(best, float(np.max(matrix @ retrieval.vector)))
+    return best

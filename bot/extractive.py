@@ -12,17 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from bot.currency import superseded
-from bot.evidence import Concept, coverage
+from bot.evidence import PASSAGES_CONSIDERED, Concept, coverage
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import ChunkRecord
 from ingest.terms import terms
 
 MAX_SENTENCES = 3
-PASSAGES_CONSIDERED = 4
 SAME_PASSAGE_MARGIN = 0.06  # further sentences of the chosen passage within this of its best
 OTHER_PASSAGE_MARGIN = 0.015  # a sentence of another passage must be nearly as good as the best
 SAME_QUESTION = 0.86  # a passage asking our question this closely answers it: quote from its answer
@@ -121,14 +118,3 @@ def select_sentences(question: str, question_concepts: list[Concept], retrieval:
         chosen = [s for s in chosen if s in ranked] + [s for s in others if s in ranked]
     own = sorted((s for s in chosen if s.chunk is first.hit.chunk), key=lambda s: s.start)
     return own + [s for s in chosen if s.chunk is not first.hit.chunk]
-
-
-def best_sentence_similarity(retrieval: Retrieval) -> float:
-    """How close the closest sentence among the top passages comes to the question."""
-    snapshot = retrieval.snapshot
-    best = 0.0
-    for hit in retrieval.hits[:PASSAGES_CONSIDERED]:
-        matrix = snapshot.sentence_matrix(hit.chunk)
-        if len(matrix):
-            best = max(best, float(np.max(matrix @ retrieval.vector)))
-    return best
