@@ -111,15 +111,20 @@ class Evidence:
 
 
 def weigh(query: str, language: str, retrieval: Retrieval) -> Evidence:
-    """Answer only when the passages cover most of the question and come close enough in meaning.
+    """Answer only when one passage covers most of the question and some sentence comes close in meaning.
 
-    A question with no content words ("og hvorfor?" on its own) has nothing to look up."""
-    top = retrieval.hits[:PASSAGES_CONSIDERED]
-    passage_terms = set().union(*(set(terms(f"{h.chunk.heading}\n{h.chunk.text}")) for h in top))
+    Coverage is per passage: words scattered over several passages don't make an answer. A number in the
+    question (a year, an amount) must appear in that passage. A question with no content words ("og
+    hvorfor?" on its own) has nothing to look up."""
     question_concepts = concepts(query, language)
-    share = coverage(question_concepts, passage_terms)
+    numbers = [c for c in question_concepts if c.word.isdigit()]
+    share = 0.0
+    for hit in retrieval.hits[:PASSAGES_CONSIDERED]:
+        passage_terms = set(terms(f"{hit.chunk.heading}\n{hit.chunk.text}"))
+        if all(c.stems & passage_terms for c in numbers):
+            share = max(share, coverage(question_concepts, passage_terms))
     similarity = best_sentence_similarity(retrieval)
-    answerable = bool(question_concepts) and (
+    answerable = bool(question_concepts) and share > 0 and (
         similarity >= STRONG_SIMILARITY or (share > MIN_COVERAGE and similarity >= MIN_SIMILARITY))
     return Evidence(share, similarity, answerable)
 
