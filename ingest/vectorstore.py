@@ -111,10 +111,7 @@ class VectorStore:
         self._store = self._open()
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest chunks."""
-        n = min(k, self.count())
-        if n <= 0:
-            return []
-        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
+        """(chunk id, cosine similarity) of the k nearest chunks (fewer when the collection is smaller)."""
+        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0],
                                                               strict=True)]
