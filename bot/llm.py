@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 NO_ANSWER = "INGEN_SVAR"
 PASSAGES_GIVEN = 5
 _MARKER = re.compile(r"\[(\d+)\]")
+_MARKER_LIST = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)+)\]")  # "[1, 2]" → "[1][2]"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MARKERS_AFTER_END = re.compile(r"([.!?])[ \t]*((?:\[\d+\])+)")  # "listen. [1]" → "listen [1]."
 
 
 class LLMConfigError(ValueError):
@@ -75,7 +78,9 @@ class LLMComposer:
         except Exception as exc:  # network, auth, rate limits: the extractive answer still serves
             log.warning("LLM call failed, falling back to the extractive answer: %s", exc)
             return None
-        text = str(reply.content).strip()
+        text = _MARKER_LIST.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))),
+                                str(reply.content).strip())
+        text = _MARKERS_AFTER_END.sub(r" \2\1", text)
         if NO_ANSWER in text:
             return Answer(question=question, language=language, answer=ABSTAIN[language], abstained=True,
                           generator=f"llm:{self.name}")
@@ -84,6 +89,10 @@ class LLMComposer:
         if not cited or any(n < 1 or n > len(given) for n in cited):
             log.warning("LLM reply discarded: citations %s not within 1..%d", cited, len(given))
             return None
+        uncited = [s for s in _SENTENCE_END.split(text) if any(c.isalpha() for c in s) and not _MARKER.search(s)]
+        if uncited:  # every sentence must be backed by a passage
+            log.warning("LLM reply discarded: %d sentence(s) without a citation", len(uncited))
+            return None
         return self._cited_answer(question, language, text, retrieval)
 
     def _cited_answer(self, question: str, language: str, text: str, retrieval: Retrieval) -> Answer:
@@ -91,7 +100,7 @@ class LLMComposer:
         given = retrieval.hits[:PASSAGES_GIVEN]
         order: dict[int, int] = {}
         quotes: list[Quote] = []
-        for sentence in re.split(r"(?<=[.!?\]])\s+", text):
+        for sentence in _SENTENCE_END.split(text):
             for n in _MARKER.findall(sentence):
                 if int(n) not in order:
                     order[int(n)] = len(order) + 1

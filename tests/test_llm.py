@@ -75,6 +75,7 @@ def test_a_valid_llm_answer_is_returned_with_verbatim_quotes(llm):
 @pytest.mark.parametrize("reply", [
     "Forvaltningen validerer listen hver uge [7].",  # a passage that was never given
     "Forvaltningen validerer listen hver uge.",  # no citation at all
+    "Forvaltningen modtager listen [1]. Den valideres hver uge.",  # a sentence nothing backs
 ])
 def test_an_llm_answer_with_invalid_citations_falls_back_to_extractive(llm, reply):
     fake, service = llm
@@ -84,6 +85,15 @@ def test_an_llm_answer_with_invalid_citations_falls_back_to_extractive(llm, repl
     assert "hver uge" not in answer.answer
     assert all(fold(c.quote) in fold(c.passage) for c in answer.citations)
     assert "besluttet ikke at gennemføre valideringen" in answer.answer
+
+
+def test_a_list_of_markers_is_read_as_separate_citations(llm):
+    fake, service = llm
+    fake.replies.append((200, "Forvaltningen har besluttet ikke at validere KLV-listen. [1, 2]"))
+    answer = service.ask(QUESTION)
+    assert answer.generator == "llm:openai:test-model"
+    assert answer.answer == "Forvaltningen har besluttet ikke at validere KLV-listen [1][2]."
+    assert [c.n for c in answer.citations] == [1, 2]
 
 
 def test_llm_saying_the_sources_do_not_answer_abstains(llm):
