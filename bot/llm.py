@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from importlib import resources
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -47,6 +48,7 @@ def chat_model(spec: str) -> BaseChatModel:
     raise LLMConfigError(f"ukendt LLM-udbyder {provider!r} i PRAKTIKBOT_LLM (use openai: or ollama:)")
 
 
+@lru_cache(maxsize=1)
 def _prompt_template() -> str:
     return resources.files("bot").joinpath("prompts/answer.md").read_text(encoding="utf-8")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from ingest.clean import clean_text
-from ingest.loaders import SUPPORTED_SUFFIXES, DocumentError, decode_text, load_file
+from ingest.loaders import DocumentError, decode_text, load_file
 
 SIDECAR_SUFFIX = ".meta.yaml"
 # Bumped when cleaning or splitting changes, so every document is re-processed once.
@@ -120,7 +120,3 @@ def read_document(path: Path, knowledge_dir: Path) -> SourceDocument:
 def _first_heading(text: str) -> str | None:
     match = re.search(r"^#{1,6}\s+(.+)$", text, re.MULTILINE)
     return match.group(1).strip() if match else None
-
-
-def supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
