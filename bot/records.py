@@ -14,7 +14,8 @@ from bot.models import Answer
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, channel TEXT NOT NULL, question TEXT NOT NULL,
-    answer TEXT NOT NULL, abstained INTEGER NOT NULL, citations TEXT NOT NULL, generator TEXT NOT NULL);
+    answer TEXT NOT NULL, abstained INTEGER NOT NULL, citations TEXT NOT NULL, generator TEXT NOT NULL,
+    answer_json TEXT);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, channel TEXT NOT NULL, audit_id INTEGER,
     question TEXT NOT NULL, rating INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '', user TEXT);
@@ -28,6 +29,9 @@ class Records:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(audit)")}
+            if "answer_json" not in columns:  # an audit log from before the full answer was kept
+                db.execute("ALTER TABLE audit ADD COLUMN answer_json TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
@@ -39,12 +43,18 @@ class Records:
                      for c in answer.citations]
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO audit (ts, channel, question, answer, abstained, citations, generator) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit (ts, channel, question, answer, abstained, citations, generator, answer_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), channel, answer.question, answer.answer, int(answer.abstained),
-                 json.dumps(citations, ensure_ascii=False), answer.generator),
+                 json.dumps(citations, ensure_ascii=False), answer.generator, answer.model_dump_json()),
             )
             return int(cursor.lastrowid)
+
+    def answer(self, audit_id: int) -> Answer | None:
+        """The whole Answer given under this audit id (Slack's buttons carry only the id)."""
+        with self._connect() as db:
+            row = db.execute("SELECT answer_json FROM audit WHERE id = ?", (audit_id,)).fetchone()
+        return Answer.model_validate_json(row["answer_json"]) if row and row["answer_json"] else None
 
     def feedback(self, channel: str, question: str, rating: int, comment: str = "",
                  audit_id: int | None = None, user: str | None = None) -> int:

@@ -160,6 +160,13 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         obsolete: list[str] = []
         seen: set[str] = set()
 
+        def retire(chunk_ids: list[str]) -> None:
+            """Take chunks out of the generation being built; their vectors go after publishing."""
+            obsolete.extend(chunk_ids)
+            for cid in chunk_ids:
+                chunks.pop(cid, None)
+                vectors.pop(cid, None)
+
         for number, path in enumerate(files, start=1):
             source = path.resolve().relative_to(knowledge_dir.resolve()).as_posix()
             seen.add(source)
@@ -192,11 +199,8 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                 vectors[record.chunk_id] = sentence_vectors[row: row + len(record.sentences)]
                 row += len(record.sentences)
             if prior:
-                stale = [cid for cid in prior.chunk_ids if cid not in set(document.chunk_ids)]
-                obsolete.extend(stale)
-                for cid in stale:
-                    chunks.pop(cid, None)
-                    vectors.pop(cid, None)
+                kept = set(document.chunk_ids)
+                retire([cid for cid in prior.chunk_ids if cid not in kept])
                 if prior.doc_id in damaged and prior.content_hash == digest:
                     report.unchanged.append(source)  # repaired in place, content as before
                 else:
@@ -209,12 +213,9 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         for source, prior in by_source.items():
             if source not in seen and _in_scope(source, prefixes):
                 report.removed.append(source)
-                obsolete.extend(prior.chunk_ids)
+                retire(prior.chunk_ids)
                 documents.pop(prior.doc_id, None)
                 texts.pop(prior.doc_id, None)
-                for cid in prior.chunk_ids:
-                    chunks.pop(cid, None)
-                    vectors.pop(cid, None)
         for rel in prefixes:
             if rel and not rel.endswith("/") and rel not in seen and rel not in report.removed:
                 report.failed.append({"path": rel, "error": "filen findes ikke (file not found)"})

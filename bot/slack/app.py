@@ -33,7 +33,6 @@ from bot.slack.blocks import (
     sources_view,
 )
 from bot.slack.history import answer_metadata, conversation
-from bot.slack.store import AnswerStore
 from ingest.lock import IndexBusyError
 from ingest.reader import IndexMissingError
 
@@ -80,7 +79,6 @@ class SlackBot:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.store = AnswerStore(runtime.settings.data_dir)
         self.public_url = runtime.settings.public_url
 
     def register(self, app: App) -> None:
@@ -125,13 +123,8 @@ class SlackBot:
         if not question:
             _in_conversation(client, event, thread)(texts.EMPTY_QUESTION)
             return
-        answer, audit_id = self._ask(question, history)
-        self._post(client, event["channel"], thread, answer, audit_id)
-
-    def _ask(self, question: str, history: list[Turn]) -> tuple[Answer, int]:
         answer, audit_id = self.runtime.ask(question, history, channel="slack")
-        self.store.put(audit_id, answer)
-        return answer, audit_id
+        self._post(client, event["channel"], thread, answer, audit_id)
 
     def _post(self, client: WebClient, channel: str, thread: str | None, answer: Answer, audit_id: int,
               asker: str | None = None) -> None:
@@ -155,7 +148,7 @@ class SlackBot:
             elif word in _REINDEX_WORDS:
                 self._reindex(command["user_id"], respond)
             else:
-                answer, audit_id = self._ask(text, [])
+                answer, audit_id = self.runtime.ask(text, [], channel="slack")
                 respond(text=notification_text(answer), response_type="ephemeral",
                         blocks=answer_blocks(answer, audit_id, self.public_url, asker=command["user_id"],
                                              shareable=True))
@@ -183,7 +176,7 @@ class SlackBot:
         ack()
         with reported(_ephemeral(respond)):
             audit_id = int(action["value"])
-            answer = self.store.get(audit_id)
+            answer = self.runtime.records.answer(audit_id)
             rating = 1 if action["action_id"] == FEEDBACK_UP else -1
             self.runtime.records.feedback("slack", answer.question if answer else "", rating,
                                           audit_id=audit_id, user=body["user"]["id"])
@@ -194,7 +187,7 @@ class SlackBot:
         """"Vis kilder": a modal with the full passages (the trigger id is valid for 3 seconds only)."""
         ack()
         with reported(_ephemeral(respond)):
-            answer = self.store.get(int(action["value"]))
+            answer = self.runtime.records.answer(int(action["value"]))
             if answer is None:
                 _ephemeral(respond)(texts.EXPIRED)
                 return
@@ -205,7 +198,7 @@ class SlackBot:
         ack()
         with reported(_ephemeral(respond)):
             audit_id = int(action["value"])
-            answer = self.store.get(audit_id)
+            answer = self.runtime.records.answer(audit_id)
             if answer is None:
                 _ephemeral(respond)(texts.EXPIRED)
                 return
