@@ -1,7 +1,7 @@
 """The one answer function every channel calls: question (+ earlier turns) → Answer.
 
-retrieve (hybrid) → weigh the evidence (abstain when weak) → compose (extractive by default, an LLM
-when configured, its citations validated) → cite."""
+retrieve (hybrid) → weigh: the fitted answer model rates each passage, and the bot declines below its
+threshold → compose (extractive by default, an LLM when configured, its citations validated) → cite."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import re
 import time
 
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
-from bot.evidence import concepts, lexical_query, weigh
-from bot.extractive import select_sentences
+from bot.evidence import concepts, lexical_query
+from bot.extractive import select
+from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates
 from bot.language import detect_language
 from bot.llm import LLMComposer
-from bot.models import Answer, Passage, Turn
+from bot.model import AnswerModel, load_model
+from bot.models import Answer, Passage, SeeAlso, Turn
 from bot.retrieve import Retrieval, retrieve
 from bot.settings import Settings
 from ingest.reader import IndexReader
@@ -47,57 +49,71 @@ def clean_question(question: str) -> str:
 
 
 class AnswerService:
-    def __init__(self, settings: Settings, reader: IndexReader | None = None) -> None:
+    def __init__(self, settings: Settings, reader: IndexReader | None = None, model: AnswerModel | None = None) -> None:
         self.settings = settings
         self.reader = reader or IndexReader(settings)
+        self.model = model or load_model()
         self.llm = LLMComposer.from_settings(settings)
 
     def _contextual_query(self, question: str, language: str, history: list[Turn]) -> str:
-        if history and len(concepts(question, language)) <= FOLLOW_UP_CONCEPTS:
+        if history and len(concepts(question, language, self.model.english_bridge)) <= FOLLOW_UP_CONCEPTS:
             return f"{history[-1].question} {question}"
         return question
 
-    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
-        started = time.perf_counter()
+    def candidates(self, question: str, history: list[Turn] | None = None,
+                   ) -> tuple[Question, Retrieval, list[PassageCandidate]]:
+        """Retrieve for a question and describe every passage that might answer it (model features)."""
         question = clean_question(question)
         language = detect_language(question)
+        bridge = self.model.english_bridge
         query = self._contextual_query(question, language, history or [])
-        vector = self.reader.embed_query(query)
-        retrieval = retrieve(self.reader, vector, lexical_query(query, language), k=5)
+        retrieval = retrieve(self.reader, self.reader.embed_query(query), lexical_query(query, language, bridge),
+                             k=PASSAGES_CONSIDERED)
+        asked = Question(question, query, language, concepts(query, language, bridge))
+        return asked, retrieval, candidates(asked, retrieval)
+
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        started = time.perf_counter()
+        asked, retrieval, passages = self.candidates(question, history)
         retrieved = time.perf_counter()
-        evidence = weigh(query, language, retrieval)
+        confidence = self.model.score(passages)
         answer = None
-        if evidence.answerable:
+        if confidence >= self.model.thresholds["answer"]:
             if self.llm is not None:
-                answer = self.llm.compose(question, language, history or [], retrieval)
+                answer = self.llm.compose(asked.text, asked.language, history or [], retrieval)
             if answer is None:
-                answer = self._extractive(question, language, retrieval)
-                if self.llm is not None and answer is not None:
+                answer = self._extractive(asked, retrieval, passages)
+                if self.llm is not None:
                     answer.generator = "extractive-fallback"
+            answer.low_confidence = confidence < self.model.thresholds["confident"]
         if answer is None:
-            answer = Answer(question=question, language=language, answer=ABSTAIN[language], abstained=True,
-                            generator="extractive")
+            answer = Answer(question=asked.text, language=asked.language, answer=ABSTAIN[asked.language],
+                            abstained=True, generator="extractive")
+        answer.confidence = round(confidence, 4)
         done = time.perf_counter()
         answer.timings_ms = {"retrieve": round((retrieved - started) * 1000, 2),
                              "compose": round((done - retrieved) * 1000, 2),
                              "total": round((done - started) * 1000, 2)}
-        log.info("ask lang=%s coverage=%.2f similarity=%.3f abstained=%s", language, evidence.coverage,
-                 evidence.similarity, answer.abstained)
+        log.info("ask lang=%s type=%s confidence=%.3f abstained=%s", asked.language, asked.kind, confidence,
+                 answer.abstained)
         return answer
 
-    def _extractive(self, question: str, language: str, retrieval: Retrieval) -> Answer | None:
-        sentences = select_sentences(question, concepts(question, language), retrieval)
-        if not sentences:
-            return None
-        quotes = merge_adjacent([Quote(s.chunk, s.start, s.end, s.score) for s in sentences], retrieval.snapshot)
-        citations = [citation(n, q, retrieval.snapshot) for n, q in enumerate(quotes, start=1)]
-        return Answer(question=question, language=language, answer=extractive_text(language, citations),
-                      abstained=False, generator="extractive", citations=citations)
+    def _extractive(self, asked: Question, retrieval: Retrieval, passages: list[PassageCandidate]) -> Answer:
+        snapshot = retrieval.snapshot
+        selection = select(passages, self.model, snapshot)
+        quotes = merge_adjacent([Quote(s.chunk, s.sentence.start, s.sentence.end, s.sentence.probability)
+                                 for s in selection.sentences], snapshot)
+        citations = [citation(n, q, snapshot) for n, q in enumerate(quotes, start=1)]
+        see_also = [SeeAlso(source=c.source, title=c.title, section=c.section, doc_id=c.doc_id, chunk_id=c.chunk_id)
+                    for c in selection.see_also]
+        return Answer(question=asked.text, language=asked.language, answer=extractive_text(asked.language, citations),
+                      abstained=False, generator="extractive", citations=citations, see_also=see_also)
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         query = clean_question(query)
         language = detect_language(query)
-        retrieval = retrieve(self.reader, self.reader.embed_query(query), lexical_query(query, language), k=k)
+        bridge = self.model.english_bridge
+        retrieval = retrieve(self.reader, self.reader.embed_query(query), lexical_query(query, language, bridge), k=k)
         return [Passage(
             chunk_id=h.chunk.chunk_id, doc_id=h.chunk.doc_id, source=h.chunk.source, title=h.chunk.title,
             section=h.chunk.section, type=h.chunk.doc_type, valid_from=h.chunk.valid_from, text=h.chunk.text,

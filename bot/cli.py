@@ -86,18 +86,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
-def _answer_service(settings: Settings):
+def _answer_service(settings: Settings, model=None):
     from bot.answer import AnswerService
     from bot.llm import LLMConfigError
+    from bot.model import ModelError
     from ingest.embeddings import EmbeddingsConfigError
     from ingest.reader import IndexMissingError
     from ingest.sync import ModelMismatchError
     from ingest.vectorstore import IndexUnavailableError
 
     try:
-        return AnswerService(settings)
+        return AnswerService(settings, model=model)
     except (IndexMissingError, ModelMismatchError, EmbeddingsConfigError, IndexUnavailableError,
-            LLMConfigError) as exc:
+            LLMConfigError, ModelError) as exc:
         _fail(str(exc))
 
 
@@ -118,7 +119,29 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for c in answer.citations:
             date = f", {c.valid_from}" if c.valid_from else ""
             print(f"  [{c.n}] {c.title} · {c.section}{date} ({c.source})\n      »{c.quote}«")
+    if answer.see_also:
+        print("\nSe også:")
+        for s in answer.see_also:
+            print(f"  {s.title} · {s.section} ({s.source})")
+    low = " – lav sikkerhed (low confidence)" if answer.low_confidence else ""
+    print(f"\nSikkerhed (confidence): {answer.confidence:.2f}{low}")
     return EXIT_OK
+
+
+def _question_progress(enabled: bool, desc: str):
+    """A tqdm bar of questions on stderr when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return lambda done, total: None, nullcontext()
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="spm", file=sys.stderr, desc=desc)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -128,15 +151,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         questions = load_questions(Path(args.file))
     except EvalFileError as exc:
         _fail(str(exc))
-    result = evaluate(_answer_service(_settings()), questions)
+    settings = _settings()
+    model = None
+    if args.fit:
+        from bot.fitting import fit
+        from bot.model import AnswerModel, model_path
+
+        service = _answer_service(settings, model=AnswerModel.unfitted(args.english_bridge))
+        progress, bar = _question_progress(True, "Tilpasser (fitting)")
+        with bar:
+            model = fit(service, questions, args.english_bridge, progress)
+        model.save(model_path())
+        print(f"praktikbot: svarmodellen er gemt i {model_path()} (answer model saved): "
+              f"{json.dumps(model.thresholds)}", file=sys.stderr)
+    progress, bar = _question_progress(not args.json, "Evaluerer")
+    with bar:
+        result = evaluate(_answer_service(settings, model=model), questions, progress)
     if args.json:
         _print_json(result)
         return EXIT_OK
     for row in result["rows"]:
         mark = "ok " if row["abstain_ok"] and row["contains"] is not False else "FEJL"
-        print(f"  {mark} {row['id']}: rank={row['rank']} abstained={row['abstained']} {row['ms']:.0f} ms")
-    summary = {k: v for k, v in result.items() if k != "rows"}
-    print(json.dumps(summary, ensure_ascii=False))
+        print(f"  {mark} {row['split']:7} {row['id']}: rank={row['rank']} abstained={row['abstained']} "
+              f"confidence={row['confidence']:.2f} {row['ms']:.0f} ms")
+    for name, figures in result["splits"].items():
+        print(f"{name}: {json.dumps(figures, ensure_ascii=False)}")
+    print(f"latency_ms: {json.dumps(result['latency_ms'])}")
     return EXIT_OK
 
 
@@ -196,7 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("slack", help="Slack-bot i Socket Mode")
     p.set_defaults(func=cmd_slack)
     p = sub.add_parser("eval", help="kvalitet og svartider for et spørgsmålssæt (quality and latency)")
-    p.add_argument("file")
+    p.add_argument("file", nargs="?", default="evals/bank",
+                   help="en .jsonl-fil eller en mappe af dem (default: evals/bank, the question bank)")
+    p.add_argument("--fit", action="store_true",
+                   help="tilpas svarmodellen på tune-delen først (fit the answer model on the tune split)")
+    p.add_argument("--english-bridge", choices=["glossary", "none"], default="glossary",
+                   help="med --fit: hvordan engelske ord når danske kilder (how English reaches Danish)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
     return parser

@@ -1,120 +1,89 @@
-"""The default composer, no LLM: quote the 1–3 source sentences that best answer the question.
+"""The default composer, no LLM: quote the source sentences that hold what the question asks.
 
-First the passage that answers best is chosen: its similarity to the question, its best sentence,
-and — for question-and-answer documents such as inquiry answers — how closely the question it
-answers matches ours. Then its best sentences are quoted, plus a sentence from another passage only
-when that one is as good. Sentences are scored by meaning (precomputed sentence vectors against the
-question vector), by shared words, and by what the question word asks for (why → reasons, how many →
-figures, when → dates, what does X stand for → definitions)."""
+The passage the answer model rates most likely to answer is quoted: its best sentence, plus up to two
+more sentences (from it or the next two passages) that the sentence model rates as answering too.
+Two quotes that say the same thing are never both given: the primary source is quoted (the document
+the other one cites, e.g. the 2019 letter a guideline paraphrases) and the other is listed under
+"Se også"."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from bot.currency import superseded
-from bot.evidence import PASSAGES_CONSIDERED, Concept, coverage
-from bot.retrieve import Hit, Retrieval
-from ingest.chunking import ANSWER_HEAD
-from ingest.snapshot import ChunkRecord
-from ingest.terms import terms
+import numpy as np
+
+from bot.features import PassageCandidate, SentenceCandidate
+from bot.model import AnswerModel
+from ingest.clean import fold
+from ingest.snapshot import ChunkRecord, Snapshot
 
 MAX_SENTENCES = 3
-SAME_PASSAGE_MARGIN = 0.06  # further sentences of the chosen passage within this of its best
-OTHER_PASSAGE_MARGIN = 0.015  # a sentence of another passage must be nearly as good as the best
-SAME_QUESTION = 0.86  # a passage asking our question this closely answers it: quote from its answer
-SUPERSEDED_PENALTY = 0.05  # an older version of an updated document answers only if the update can't
-
-# (what the question asks, what a sentence that answers it contains, the bonus such a sentence gets);
-# a reason is the whole point of a "why", so it weighs most
-_ASKS = [
-    (re.compile(r"\b(hvorfor|why|begrundelse|årsag|reason)\b", re.I),
-     re.compile(r"\b(skyldes|fordi|årsag|begrund|grund|da der|since|because)\w*", re.I), 0.08),
-    (re.compile(r"\b(hvor mange|hvor meget|how many|how much|antal|number of)\b", re.I),
-     re.compile(r"\d|\b(ingen|ikke data|alle|halvdelen|andel)\b", re.I), 0.05),
-    (re.compile(r"\b(hvornår|when|dato|date|frist|deadline)\b", re.I),
-     re.compile(r"\b\d{1,2}\.\s*\w+\s+\d{4}\b|\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b", re.I), 0.05),
-    (re.compile(r"\b(står .* for|stand for|betyder|forkortelse|abbreviation|mean)\b", re.I),
-     re.compile(r"=|\((?=[^)]*[A-ZÆØÅ])", re.I), 0.05),
-]
-_NOT_AN_ANSWER = re.compile(r"^(spørgsmål \d+|kære\b|med venlig|venlig hilsen)", re.I)
+# Sentence vectors at least this close say the same thing (a paraphrase or a copied sentence).
+SAME_MEANING = 0.95
 
 
 @dataclass
-class Sentence:
+class Selected:
     chunk: ChunkRecord
-    start: int  # offsets into the document text
-    end: int
-    score: float
+    sentence: SentenceCandidate
 
 
 @dataclass
-class _Passage:
-    hit: Hit
-    sentences: list[Sentence]
-    score: float
-    asked_match: float  # how well a question this passage itself asks matches ours
-    answer_start: int  # where its answer begins (after a "…svar" line), else its start
+class Selection:
+    sentences: list[Selected]
+    see_also: list[ChunkRecord]
 
 
-def _is_statement(sentence: str) -> bool:
-    if sentence.rstrip().endswith("?") or _NOT_AN_ANSWER.match(sentence) or len(sentence.split()) < 4:
-        return False
-    if sentence.startswith("(") and sentence.rstrip().endswith(")"):
-        return False  # a source reference such as "(LBK nr. 280 af 1/3 2024 § 58)"
-    return sentence.rstrip()[-1:] in ".!:)\"”" or len(sentence.split()) >= 8  # else a heading-like line
+def _cites(citing: ChunkRecord, cited: ChunkRecord) -> bool:
+    """Does a passage name the other's document as its source (a guideline quoting the letter)?"""
+    return cited.doc_id != citing.doc_id and fold(cited.title) in fold(citing.text)
 
 
-def _passages(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[_Passage]:
-    asks = [(wanted, bonus) for asked, wanted, bonus in _ASKS if asked.search(question)]
-    snapshot = retrieval.snapshot
-    old_versions = superseded(snapshot)
-    out: list[_Passage] = []
-    for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
-        chunk = hit.chunk
-        if not chunk.sentences:
-            continue
-        text = snapshot.texts[chunk.doc_id]
-        sims = snapshot.sentence_matrix(chunk) @ retrieval.vector
-        sentences: list[Sentence] = []
-        asked_match = 0.0
-        answer_start = chunk.start
-        for (start, end), sim in zip(chunk.sentences, sims, strict=True):
-            sentence = text[start:end]
-            if sentence.rstrip().endswith("?"):
-                asked_match = max(asked_match, float(sim))
-            if ANSWER_HEAD.match(sentence.strip()):
-                answer_start = end
-            if not _is_statement(sentence):
-                continue
-            overlap = coverage(question_concepts, set(terms(sentence)))
-            score = float(sim) + 0.08 * overlap + sum(bonus for wanted, bonus in asks if wanted.search(sentence))
-            score -= SUPERSEDED_PENALTY if chunk.doc_id in old_versions else 0.0
-            sentences.append(Sentence(chunk, start, end, score))
-        if not sentences:
-            continue
-        sentences.sort(key=lambda s: s.score, reverse=True)
-        score = 0.5 * sentences[0].score + 0.5 * hit.dense + 0.5 * max(0.0, asked_match - 0.85) - 0.005 * rank
-        out.append(_Passage(hit, sentences, score, asked_match, answer_start))
-    return sorted(out, key=lambda p: p.score, reverse=True)
-
-
-def select_sentences(question: str, question_concepts: list[Concept], retrieval: Retrieval) -> list[Sentence]:
-    """The chosen passage's best sentences (document order), then any equally good other sentence."""
-    passages = _passages(question, question_concepts, retrieval)
+def select(passages: list[PassageCandidate], model: AnswerModel, snapshot: Snapshot) -> Selection:
+    """The chosen sentences (the best passage's first, in document order) and the passages seen also."""
     if not passages:
-        return []
-    first = passages[0]
-    best = first.sentences[0].score
-    if first.asked_match >= SAME_QUESTION:  # the source answers this very question: quote its answer
-        chosen = [s for s in first.sentences if s.start >= first.answer_start][:MAX_SENTENCES]
-    else:
-        chosen = [s for s in first.sentences if s.score >= best - SAME_PASSAGE_MARGIN][:MAX_SENTENCES]
-    chosen = chosen or first.sentences[:1]
-    if first.asked_match < SAME_QUESTION:
-        # another passage's best sentence may take a place when it is as good as what we have
-        others = [p.sentences[0] for p in passages[1:] if p.sentences[0].score >= best - OTHER_PASSAGE_MARGIN]
-        ranked = sorted(chosen + others, key=lambda s: s.score, reverse=True)[:MAX_SENTENCES]
-        chosen = [s for s in chosen if s in ranked] + [s for s in others if s in ranked]
-    own = sorted((s for s in chosen if s.chunk is first.hit.chunk), key=lambda s: s.start)
-    return own + [s for s in chosen if s.chunk is not first.hit.chunk]
+        return Selection([], [])
+    ordered = sorted(passages, key=lambda p: p.probability, reverse=True)
+    first = ordered[0]
+    eligible = ordered[:MAX_SENTENCES]
+    lead = max(first.sentences, key=lambda s: s.probability)
+    pool = sorted(((p.hit.chunk, s) for p in eligible for s in p.sentences if s is not lead),
+                  key=lambda pair: pair[1].probability, reverse=True)
+    chosen = [Selected(first.hit.chunk, lead)]
+    chosen += [Selected(c, s) for c, s in pool if s.probability >= model.thresholds["sentence"]]
+    chosen, see_also = _without_repeats(chosen, ordered, snapshot)
+    chosen = chosen[:MAX_SENTENCES]
+    head = chosen[0].chunk
+    own = sorted((s for s in chosen if s.chunk is head), key=lambda s: s.sentence.start)
+    return Selection(own + [s for s in chosen if s.chunk is not head], see_also)
+
+
+def _without_repeats(chosen: list[Selected], passages: list[PassageCandidate],
+                     snapshot: Snapshot) -> tuple[list[Selected], list[ChunkRecord]]:
+    """Drop quotes that repeat an earlier one; a repeat in a cited (primary) document takes its place.
+
+    Every candidate passage holding a sentence that says the same as a quote is listed as "see also"."""
+    vectors = snapshot.sentence_vectors
+    assert vectors is not None
+    others = [(p.hit.chunk, s) for p in passages for s in p.sentences]
+    kept: list[Selected] = []
+    see_also: dict[str, ChunkRecord] = {}
+    for item in chosen:
+        if any(_same_meaning(vectors, item.sentence, k.sentence) for k in kept):
+            see_also.setdefault(item.chunk.chunk_id, item.chunk)
+            continue
+        same = [(c, s) for c, s in others
+                if c.chunk_id != item.chunk.chunk_id and _same_meaning(vectors, item.sentence, s)]
+        primary = next(((c, s) for c, s in same if _cites(item.chunk, c)), None)
+        if primary is not None:
+            see_also.setdefault(item.chunk.chunk_id, item.chunk)
+            item = Selected(*primary)
+        kept.append(item)
+        for c, _ in same:
+            see_also.setdefault(c.chunk_id, c)
+    quoted = {k.chunk.chunk_id for k in kept}
+    return kept, [c for cid, c in see_also.items() if cid not in quoted]
+
+
+def _same_meaning(vectors: np.ndarray, a: SentenceCandidate, b: SentenceCandidate) -> bool:
+    return float(vectors[a.vector_row] @ vectors[b.vector_row]) >= SAME_MEANING

@@ -41,11 +41,25 @@ class Citation(BaseModel):
     quote_end: int
 
 
+class SeeAlso(BaseModel):
+    """A passage that says the same as a quote (a paraphrase or the document it cites): listed, not quoted."""
+
+    source: str
+    title: str
+    section: str
+    doc_id: str
+    chunk_id: str
+
+
 class Answer(BaseModel):
     question: str
     language: str
     answer: str
     abstained: bool
     generator: str
+    confidence: float = Field(0.0, ge=0.0, le=1.0,
+                              description="how likely the best passage answers the question (fitted model)")
+    low_confidence: bool = Field(False, description="answered, but below the model's confident level")
     citations: list[Citation] = Field(default_factory=list)
+    see_also: list[SeeAlso] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -22,6 +22,8 @@ class Hit:
     fused: float
     dense: float  # cosine similarity between question and chunk
     lexical: float  # BM25 score (0 when no query term matched)
+    dense_rank: int | None = None  # 0-based place in the dense list, None when not in it
+    lexical_rank: int | None = None
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Retrieval:
     snapshot: Snapshot
     vector: np.ndarray
     hits: list[Hit]
+    top_lexical: float = 0.0  # the best BM25 score of any chunk, to put each hit's in proportion
 
 
 def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int = 5) -> Retrieval:
@@ -37,17 +40,18 @@ def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int 
     lexical = reader.lexical(snapshot, lexical_text, CANDIDATES)
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
-        hits[chunk.chunk_id] = Hit(chunk, 1.0 / (RRF_K + rank + 1), score, 0.0)
+        hits[chunk.chunk_id] = Hit(chunk, 1.0 / (RRF_K + rank + 1), score, 0.0, dense_rank=rank)
     for rank, (chunk, score) in enumerate(lexical):
         hit = hits.setdefault(chunk.chunk_id, Hit(chunk, 0.0, _best_sentence(snapshot, chunk, vector), 0.0))
         hit.fused += 1.0 / (RRF_K + rank + 1)
         hit.lexical = score
+        hit.lexical_rank = rank
     old_versions = superseded(snapshot)
     for hit in hits.values():
         if hit.chunk.doc_id in old_versions:
             hit.fused *= SUPERSEDED_WEIGHT
     ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
-    return Retrieval(snapshot, vector, ranked[:k])
+    return Retrieval(snapshot, vector, ranked[:k], lexical[0][1] if lexical else 0.0)
 
 
 def _best_sentence(snapshot: Snapshot, chunk: ChunkRecord, vector: np.ndarray) -> float:

@@ -149,11 +149,24 @@ def answer_blocks(answer: Answer, audit_id: int, public_url: str, *, asker: str 
     blocks: list[dict] = []
     if asker:
         blocks.append(_context(f"<@{asker}> spurgte: _{trim(escape(one_line(answer.question)), 500)}_"))
+    if answer.low_confidence and not answer.abstained:
+        blocks.append(_context(f":warning: *Usikkert svar* (sikkerhed {round(answer.confidence * 100)} %) – kontrollér "
+                               "citaterne, før du bruger svaret. (Uncertain answer: check the quotes.)"))
     blocks += [_section(part) for part in split(escape(answer.answer))]
     if answer.citations and not answer.abstained:
-        blocks += sources_blocks(answer.citations, room=MESSAGE_BLOCKS - len(blocks) - 1)
+        see_also = see_also_block(answer)
+        blocks += sources_blocks(answer.citations, room=MESSAGE_BLOCKS - len(blocks) - 1 - bool(see_also))
+        blocks += [see_also] if see_also else []
     blocks.append(_actions(answer, audit_id, public_url, shareable))
     return blocks
+
+
+def see_also_block(answer: Answer) -> dict | None:
+    """Passages that say the same as a quote, listed under "Se også" instead of quoted twice."""
+    if not answer.see_also:
+        return None
+    names = "; ".join(f"{escape(one_line(s.title))} · {escape(one_line(s.section))}" for s in answer.see_also)
+    return _context(trim(f"*Se også:* {names}", TEXT_LIMIT))
 
 
 def notification_text(answer: Answer) -> str:

@@ -12,6 +12,8 @@ const I18N = {
     conversationCleared: "Ny samtale startet.", you: "Spørgsmål", sources: "Kilder",
     openSource: "Vis kilde {0} i dokumentet: {1}", helpful: "Godt svar", unhelpful: "Dårligt svar",
     feedbackThanks: "Tak for din feedback.", abstainedNote: "Kilderne besvarer ikke spørgsmålet.",
+    lowConfidence: "Usikkert svar (sikkerhed {0} %): kontrollér citaterne, før du bruger svaret.",
+    seeAlso: "Se også",
     inquiryLabel: "Henvendelse (indsæt e-mail eller brev)",
     inquiryPlaceholder: "Kære forvaltning\n\n1. …?\n2. …?\n\nMed venlig hilsen\n…",
     makeDraft: "Lav udkast", drafting: "Besvarer spørgsmålene …", draftHeading: "Udkast til svar",
@@ -44,6 +46,8 @@ const I18N = {
     conversationCleared: "New conversation started.", you: "Question", sources: "Sources",
     openSource: "Show source {0} in its document: {1}", helpful: "Helpful answer", unhelpful: "Unhelpful answer",
     feedbackThanks: "Thank you for your feedback.", abstainedNote: "The sources do not answer the question.",
+    lowConfidence: "Uncertain answer (confidence {0} %): check the quotes before you use it.",
+    seeAlso: "See also",
     inquiryLabel: "Inquiry (paste the e-mail or letter)",
     inquiryPlaceholder: "Dear administration\n\n1. …?\n2. …?\n\nKind regards\n…",
     makeDraft: "Make draft", drafting: "Answering the questions …", draftHeading: "Reply draft",
@@ -180,6 +184,19 @@ function renderAnswerText(answer) {
   return container;
 }
 
+/** A low-confidence answer says so above its text; the bot is less sure the quotes answer the question. */
+function confidenceNote(answer) {
+  if (answer.abstained || !answer.low_confidence) return null;
+  return el("p", { class: "low-confidence", role: "note" }, t("lowConfidence", Math.round(answer.confidence * 100)));
+}
+
+/** Passages that say the same as a quote: listed, not quoted twice. */
+function renderSeeAlso(seeAlso) {
+  if (!seeAlso || !seeAlso.length) return null;
+  return el("div", { class: "see-also" }, el("h3", {}, t("seeAlso")),
+    el("ul", {}, ...seeAlso.map((s) => el("li", {}, `${s.title} · ${s.section} (${s.source})`))));
+}
+
 function renderSources(citations) {
   const list = el("ol", { class: "sources" });
   for (const c of citations) {
@@ -273,9 +290,11 @@ $("#ask-form").addEventListener("submit", async (event) => {
     conversation.push({ question: answer.question, answer: answer.answer });
     const turn = el("article", { class: `turn${answer.abstained ? " abstained" : ""}` },
       el("p", { class: "asked" }, answer.question),
+      confidenceNote(answer),
       renderAnswerText(answer),
       answer.citations.length ? el("h3", {}, t("sources")) : null,
       answer.citations.length ? renderSources(answer.citations) : null,
+      renderSeeAlso(answer.see_also),
       feedbackControls(answer.question, auditId));
     $("#conversation").append(turn);
     turn.scrollIntoView({ block: "nearest" });

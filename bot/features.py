@@ -1,0 +1,267 @@
+"""What the answer step knows about a question and each passage and sentence it might quote.
+
+These are the inputs of the fitted answer model (bot/model.py): how close in meaning, how many of the
+question's words, whether dense and lexical retrieval agree, and whether a sentence holds the kind of
+thing the question asks for (a name for who, a date for when, a figure for how many, a reason for why).
+Nothing here decides; every weight and threshold is fitted by `praktikbot eval --fit`."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+
+from bot.currency import superseded
+from bot.evidence import Concept, coverage, covered
+from bot.retrieve import Hit, Retrieval
+from ingest.chunking import ANSWER_HEAD
+from ingest.snapshot import Snapshot
+from ingest.terms import terms
+
+PASSAGES_CONSIDERED = 8  # the top retrieved passages the model rates (and may quote)
+
+# What the question asks for, tolerant of missing æ/ø/å. The first pattern that matches wins.
+_QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    ("why", re.compile(r"\b(hvorfor|why|how come|begrundelse\w*|årsag\w*|aarsag\w*|reason\w*)\b", re.I)),
+    ("when", re.compile(r"\b(hvorn(å|aa|a)r|when|dato\w*|date[sd]?|frist\w*|deadline|"
+                        r"(hvilket|which|what) (år|aar|ar|year))\b", re.I)),
+    ("how-many", re.compile(r"\b(hvor (mange|meget|l(æ|ae|e)nge|lang\w*|ofte)|how (many|much|long|often)|antal\w*|"
+                            r"number of|varighed\w*|duration)\b", re.I)),
+    ("who", re.compile(r"\b(hvem|who|whom|whose|hvilken (myndighed|person|medarbejder))\b", re.I)),
+    ("how", re.compile(r"\b(hvordan|how)\b", re.I)),
+    ("yes-no", re.compile(r"^\W*(kan|m(å|aa|a)|skal|er|har|bliver|f(å|aa)r|g(æ|ae)lder|bruger|anvender|findes|"
+                          r"modtager|tæller|taeller|indgår|does|do|is|are|can|may|must|should|will|has|have|did|"
+                          r"was|were|could|would)\b", re.I)),
+]
+QUESTION_TYPES = ("what",) + tuple(name for name, _ in _QUESTION_TYPES)
+_NUMBER_WORDS = (r"én|en|et|to|tre|fire|fem|seks|syv|otte|ni|ti|elleve|tolv|tyve|halvdelen|ingen|alle|"
+                 r"hundrede|tusind|one|two|three|four|five|six|seven|eight|nine|ten|half|none")
+# What a sentence that answers each type holds.
+_ANSWER_FORMS: dict[str, re.Pattern[str]] = {
+    "why": re.compile(r"\b(fordi|skyldes|derfor|årsag\w*|begrund\w*|grund\w*|for at|med henblik på|formål\w*|"
+                      r"hensyn\w*|sikre\w*|since|because)\b", re.I),
+    "when": re.compile(r"\b\d{1,2}\.\s*(januar|februar|marts|april|maj|juni|juli|august|september|oktober|"
+                       r"november|december)\b|\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b|\b(uge|måned|kvartal|år|dag)\w*\b",
+                       re.I),
+    "how-many": re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I),
+    # a name, an authority or an acronym: a capitalised word that doesn't start the sentence
+    "who": re.compile(r"(?<=[\w,;:] )[A-ZÆØÅ][\wæøåÆØÅ-]+|\b[A-ZÆØÅ]{2,}\b"),
+}
+_NOT_AN_ANSWER = re.compile(r"^(spørgsmål \d+|kære\b|med venlig|venlig hilsen)", re.I)
+_SOURCE_REFERENCE = re.compile(r"^\(.*\)$", re.S)  # "(LBK nr. 280 af 1/3 2024 § 58)"
+
+
+def question_type(question: str) -> str:
+    for name, pattern in _QUESTION_TYPES:
+        if pattern.search(question):
+            return name
+    return "what"
+
+
+def is_statement(sentence: str) -> bool:
+    """A sentence that can answer something: not a question, greeting, source reference or heading line."""
+    stripped = sentence.strip()
+    if stripped.endswith("?") or _NOT_AN_ANSWER.match(stripped) or _SOURCE_REFERENCE.match(stripped):
+        return False
+    return len(stripped.split()) >= 4 and (stripped[-1:] in ".!:)\"”" or len(stripped.split()) >= 8)
+
+
+def _quotable(sentence: str) -> bool:
+    """For a passage with no statements (a signature block), every line but the greeting may be quoted."""
+    stripped = sentence.strip()
+    return bool(stripped) and not stripped.endswith("?") and not _NOT_AN_ANSWER.match(stripped)
+
+
+@dataclass
+class SentenceCandidate:
+    start: int  # offsets into the document text
+    end: int
+    text: str
+    similarity: float
+    vector_row: int  # row in the snapshot's sentence vectors
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0  # set by the sentence model
+
+
+@dataclass
+class PassageCandidate:
+    hit: Hit
+    rank: int
+    sentences: list[SentenceCandidate]
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0  # set by the passage model
+
+
+@dataclass
+class Question:
+    text: str  # what the user asked
+    query: str  # what was searched (with a follow-up's context)
+    language: str
+    concepts: list[Concept]
+    kind: str = "what"
+
+    def __post_init__(self) -> None:
+        self.kind = question_type(self.text)
+
+
+@dataclass
+class CorpusTerms:
+    """Per generation: each chunk's terms and how rare each term is (inverse chunk frequency)."""
+
+    chunk_terms: dict[str, frozenset[str]]
+    idf: dict[str, float]
+    vocabulary: frozenset[str]
+
+    def weight(self, concept: Concept) -> float:
+        """A concept's rarity; a word the corpus never uses weighs as much as the rarest one."""
+        known = [self.idf[s] for s in concept.stems if s in self.idf]
+        return max(known) if known else math.log1p(len(self.chunk_terms))
+
+
+_corpus_cache: dict[int, CorpusTerms] = {}
+_corpus_lock = threading.Lock()
+
+
+def corpus_terms(snapshot: Snapshot) -> CorpusTerms:
+    with _corpus_lock:
+        cached = _corpus_cache.get(snapshot.generation)
+    if cached is not None:
+        return cached
+    chunk_terms = {cid: frozenset(terms(f"{c.heading}\n{c.text}")) for cid, c in snapshot.chunks.items()}
+    frequency: dict[str, int] = {}
+    for found in chunk_terms.values():
+        for term in found:
+            frequency[term] = frequency.get(term, 0) + 1
+    n = len(chunk_terms)
+    stats = CorpusTerms(chunk_terms, {t: math.log1p(n / f) for t, f in frequency.items()}, frozenset(frequency))
+    with _corpus_lock:
+        _corpus_cache.clear()  # only the generation in service is asked about
+        _corpus_cache[snapshot.generation] = stats
+    return stats
+
+
+def _weighted_missing(question: Question, found: set[str] | frozenset[str], corpus: CorpusTerms) -> float:
+    """The rarity-weighted share of the question's concepts that `found` lacks."""
+    weights = [corpus.weight(c) for c in question.concepts]
+    if not weights:
+        return 1.0
+    missing = sum(w for c, w in zip(question.concepts, weights, strict=True) if not covered(c, found))
+    return missing / sum(weights)
+
+
+def _form(kind: str, text: str) -> float:
+    pattern = _ANSWER_FORMS.get(kind)
+    return float(bool(pattern and pattern.search(text)))
+
+
+def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidate]:
+    """Every top passage with its quotable sentences, each with the features the models read."""
+    snapshot = retrieval.snapshot
+    old_versions = superseded(snapshot)
+    corpus = corpus_terms(snapshot)
+    numbers = [c for c in question.concepts if c.word.isdigit()]
+    unknown = _weighted_missing(question, corpus.vocabulary, corpus) if question.concepts else 0.0
+    out: list[PassageCandidate] = []
+    for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
+        chunk = hit.chunk
+        if not chunk.sentences:
+            continue
+        text = snapshot.texts[chunk.doc_id]
+        sims = snapshot.sentence_matrix(chunk) @ retrieval.vector
+        answer_start, asked = chunk.start, 0.0
+        spans = []
+        for row, ((start, end), sim) in enumerate(zip(chunk.sentences, sims, strict=True)):
+            sentence = text[start:end]
+            if sentence.rstrip().endswith("?"):
+                asked = max(asked, float(sim))
+            if ANSWER_HEAD.match(sentence.strip()):
+                answer_start = end
+            spans.append((start, end, sentence, float(sim), chunk.sentence_row + row))
+        quotable = [s for s in spans if is_statement(s[2])] or [s for s in spans if _quotable(s[2])]
+        if not quotable:
+            continue
+        passage_terms = corpus.chunk_terms[chunk.chunk_id]
+        sentences = [SentenceCandidate(start, end, sentence, sim, row) for start, end, sentence, sim, row in quotable]
+        sentence_terms = [set(terms(s.text)) for s in sentences]
+        sentence_cover = max(coverage(question.concepts, found) for found in sentence_terms)
+        sentence_missing = min(_weighted_missing(question, found, corpus) for found in sentence_terms)
+        best = max(s.similarity for s in sentences)
+        top_text = " ".join(s.text for s in sorted(sentences, key=lambda s: -s.similarity)[:2])
+        out.append(PassageCandidate(hit, rank, sentences, {
+            "dense": hit.dense,
+            "best_sentence": best,
+            "asked": asked,
+            "dense_rank": 1.0 / (1 + hit.dense_rank) if hit.dense_rank is not None else 0.0,
+            "lexical_rank": 1.0 / (1 + hit.lexical_rank) if hit.lexical_rank is not None else 0.0,
+            "lexical": hit.lexical / retrieval.top_lexical if retrieval.top_lexical else 0.0,
+            "fused_rank": 1.0 / (1 + rank),
+            "coverage": coverage(question.concepts, passage_terms),
+            "missing": _weighted_missing(question, passage_terms, corpus),
+            "unknown": unknown,
+            "sentence_coverage": sentence_cover,
+            "sentence_missing": sentence_missing,
+            "numbers_missing": float(any(not (c.stems & passage_terms) for c in numbers)),
+            "form": _form(question.kind, top_text),
+            "superseded": float(chunk.doc_id in old_versions),
+            "answer_part": float(any(s.start >= answer_start for s in sentences) and answer_start > chunk.start),
+        }))
+    _relative_features(question, out)
+    for passage in out:
+        _sentence_features(question, passage, out)
+    return out
+
+
+def _relative_features(question: Question, passages: list[PassageCandidate]) -> None:
+    """How each passage compares with the best of the others, and what the question is like."""
+    if not passages:
+        return
+    top_dense = max(p.features["dense"] for p in passages)
+    top_sentence = max(p.features["best_sentence"] for p in passages)
+    top_coverage = max(p.features["coverage"] for p in passages)
+    english = float(question.language == "en")
+    kinds = {kind: float(question.kind == kind) for kind in QUESTION_TYPES}
+    for p in passages:
+        f = p.features
+        f["dense_gap"] = f["dense"] - top_dense
+        f["sentence_gap"] = f["best_sentence"] - top_sentence
+        f["coverage_gap"] = f["coverage"] - top_coverage
+        f["agree"] = float(f["dense_rank"] >= 1 / 3 and f["lexical_rank"] >= 1 / 3)
+        f["english"] = english
+        f["concepts"] = math.log1p(len(question.concepts))
+        f["no_concepts"] = float(not question.concepts)
+        f["form_needed"] = float(question.kind in _ANSWER_FORMS)
+        f["form_missing"] = f["form_needed"] * (1.0 - f["form"])
+        f.update({f"type_{kind}": value for kind, value in kinds.items() if kind != "what"})
+
+
+def _sentence_features(question: Question, passage: PassageCandidate, passages: list[PassageCandidate]) -> None:
+    best_here = max(s.similarity for s in passage.sentences)
+    best_all = max(p.features["best_sentence"] for p in passages)
+    for index, s in enumerate(sorted(passage.sentences, key=lambda s: -s.similarity)):
+        form = _form(question.kind, s.text)
+        s.features = {
+            "similarity": s.similarity,
+            "gap_passage": s.similarity - best_here,
+            "gap_all": s.similarity - best_all,
+            "rank_in_passage": 1.0 / (1 + index),
+            "overlap": coverage(question.concepts, set(terms(s.text))),
+            "form": form,
+            "form_missing": float(question.kind in _ANSWER_FORMS) * (1.0 - form),
+            "passage_dense": passage.features["dense"],
+            "passage_coverage": passage.features["coverage"],
+            "passage_rank": passage.features["fused_rank"],
+        }
+
+
+# Which way each feature may push the models (+1: more of it never makes an answer less likely, -1: never
+# more likely, 0: either). Fitting keeps these signs, so a question unlike any in the bank (chit-chat,
+# an injection) can't look answerable because a weight of the wrong sign extrapolates.
+SIGNS: dict[str, int] = {
+    "dense": 1, "best_sentence": 1, "asked": 1, "dense_rank": 1, "lexical_rank": 1, "lexical": 1, "fused_rank": 1,
+    "coverage": 1, "missing": -1, "unknown": -1, "sentence_coverage": 1, "sentence_missing": -1,
+    "numbers_missing": -1, "form": 1, "form_missing": -1, "superseded": -1, "dense_gap": 1, "sentence_gap": 1,
+    "coverage_gap": 1, "agree": 1, "no_concepts": -1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
+    "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
+    "passage_coverage": 1, "passage_rank": 1,
+}

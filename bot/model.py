@@ -1,0 +1,118 @@
+"""The fitted answer model: three small logistic regressions and the thresholds chosen for them.
+
+- passage model: how likely a retrieved passage is one that answers the question (ranks what to quote);
+- sentence model: how likely a sentence of a passage holds what the question asks for;
+- topic model: how likely the question is about what the sources cover at all (not chit-chat, another
+  municipal topic or an injection);
+- question model: for a question on the topic, how likely the answer built from the top passages is
+  right (the sources may still lack the very fact asked for). Both read the best passage's features
+  and the passage model's verdicts.
+The answer's `confidence` is topic × question; below the `answer` threshold (chosen for precision
+≥ 0.95 on the tune set where reachable) the bot declines.
+
+Stored as JSON in the package (bot/resources/answer_model.json), written by `praktikbot eval --fit`
+(bot/fitting.py). Reading needs only numpy; the file names its features, so a model fitted for other
+features is refused instead of silently misread."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from bot.features import PassageCandidate
+
+FORMAT = 1
+MODEL_RESOURCE = "resources/answer_model.json"
+
+
+class ModelError(RuntimeError):
+    """The answer model file is missing, unreadable or fitted for other features."""
+
+
+@dataclass
+class LinearModel:
+    names: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        if not rows:
+            return np.zeros(0)
+        try:
+            x = np.array([[row[name] for name in self.names] for row in rows], dtype=np.float64)
+        except KeyError as exc:
+            raise ModelError(f"the answer model needs feature {exc}; refit with `praktikbot eval --fit`") from exc
+        z = ((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class AnswerModel:
+    passage: LinearModel
+    sentence: LinearModel
+    topic: LinearModel
+    question: LinearModel
+    thresholds: dict[str, float]  # answer, confident, sentence
+    english_bridge: str = "glossary"  # how English questions reach Danish words: "glossary" or "none"
+    fit: dict = field(default_factory=dict)  # what it was fitted on and how it scored there
+    format: int = FORMAT
+
+    @classmethod
+    def unfitted(cls, bridge: str) -> AnswerModel:
+        """A model with no weights, for computing the features a fit needs."""
+        empty = LinearModel(names=[], mean=[], scale=[], coef=[], intercept=0.0)
+        return cls(passage=empty, sentence=empty, topic=empty, question=empty, thresholds={}, english_bridge=bridge)
+
+    def score(self, passages: list[PassageCandidate]) -> float:
+        """Set every passage's and sentence's probability; return the confidence that the answer is right."""
+        if not passages:
+            return 0.0
+        for passage, p in zip(passages, self.passage.probabilities([c.features for c in passages]), strict=True):
+            passage.probability = float(p)
+        sentences = [s for c in passages for s in c.sentences]
+        for sentence, p in zip(sentences, self.sentence.probabilities([s.features for s in sentences]), strict=True):
+            sentence.probability = float(p)
+        features = [question_features(passages)]
+        return float(self.topic.probabilities(features)[0] * self.question.probabilities(features)[0])
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict) -> AnswerModel:
+        if data.get("format") != FORMAT:
+            raise ModelError(f"answer model format {data.get('format')} is not {FORMAT}; refit with "
+                             "`praktikbot eval --fit`")
+        return cls(passage=LinearModel(**data["passage"]), sentence=LinearModel(**data["sentence"]),
+                   topic=LinearModel(**data["topic"]), question=LinearModel(**data["question"]),
+                   thresholds=data["thresholds"], english_bridge=data.get("english_bridge", "glossary"),
+                   fit=data.get("fit", {}), format=data["format"])
+
+
+def question_features(passages: list[PassageCandidate]) -> dict[str, float]:
+    """The best-rated passage's features, with how sure the passage model is and how far ahead it is."""
+    ranked = sorted((c.probability for c in passages), reverse=True) + [0.0]
+    best = max(passages, key=lambda c: c.probability)
+    return {**best.features, "passage_p": ranked[0], "passage_lead": ranked[0] - ranked[1],
+            "passage_mass": sum(ranked[:3])}
+
+
+def model_path() -> Path:
+    return Path(str(resources.files("bot").joinpath(MODEL_RESOURCE)))
+
+
+@lru_cache(maxsize=1)
+def load_model() -> AnswerModel:
+    try:
+        data = json.loads(model_path().read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read the answer model {MODEL_RESOURCE}: {exc}; "
+                         "fit one with `praktikbot eval --fit`") from exc
+    return AnswerModel.from_json(data)
