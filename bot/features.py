@@ -156,7 +156,11 @@ def _form(kind: str, text: str) -> float:
 
 
 def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidate]:
-    """Every top passage with its quotable sentences, each with the features the models read."""
+    """Every top passage with its quotable sentences, each with the features the models read.
+
+    A question with no content words ("og hvorfor?" on its own) has nothing to look up: no candidates."""
+    if not question.concepts:
+        return []
     snapshot = retrieval.snapshot
     old_versions = superseded(snapshot)
     corpus = corpus_terms(snapshot)
@@ -229,7 +233,6 @@ def _relative_features(question: Question, passages: list[PassageCandidate]) -> 
         f["agree"] = float(f["dense_rank"] >= 1 / 3 and f["lexical_rank"] >= 1 / 3)
         f["english"] = english
         f["concepts"] = math.log1p(len(question.concepts))
-        f["no_concepts"] = float(not question.concepts)
         f["form_needed"] = float(question.kind in _ANSWER_FORMS)
         f["form_missing"] = f["form_needed"] * (1.0 - f["form"])
         f.update({f"type_{kind}": value for kind, value in kinds.items() if kind != "what"})
@@ -248,6 +251,7 @@ def _sentence_features(question: Question, passage: PassageCandidate, passages: 
             "overlap": coverage(question.concepts, set(terms(s.text))),
             "form": form,
             "form_missing": float(question.kind in _ANSWER_FORMS) * (1.0 - form),
+            **{f"form_{kind}": form * (question.kind == kind) for kind in _ANSWER_FORMS},
             "passage_dense": passage.features["dense"],
             "passage_coverage": passage.features["coverage"],
             "passage_rank": passage.features["fused_rank"],
@@ -261,7 +265,8 @@ SIGNS: dict[str, int] = {
     "dense": 1, "best_sentence": 1, "asked": 1, "dense_rank": 1, "lexical_rank": 1, "lexical": 1, "fused_rank": 1,
     "coverage": 1, "missing": -1, "unknown": -1, "sentence_coverage": 1, "sentence_missing": -1,
     "numbers_missing": -1, "form": 1, "form_missing": -1, "superseded": -1, "dense_gap": 1, "sentence_gap": 1,
-    "coverage_gap": 1, "agree": 1, "no_concepts": -1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
+    "coverage_gap": 1, "agree": 1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
+    "form_why": 1, "form_when": 1, "form_how-many": 1, "form_who": 1,
     "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
     "passage_coverage": 1, "passage_rank": 1,
 }
