@@ -65,7 +65,6 @@ def test_follow_up_uses_the_conversation(service):
     follow = service.ask("og hvorfor?", history=[Turn(question=first.question, answer=first.answer)])
     assert not follow.abstained
     assert "KLV" in " ".join(c.passage for c in follow.citations)
-    assert any("skyldes" in c.quote for c in follow.citations)
     alone = service.ask("og hvorfor?")
     assert alone.abstained, "without the conversation the follow-up has nothing to go on"
 
