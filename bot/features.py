@@ -158,7 +158,8 @@ def _form(kind: str, text: str) -> float:
 def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidate]:
     """Every top passage with its quotable sentences, each with the features the models read.
 
-    A question with no content words ("og hvorfor?" on its own) has nothing to look up: no candidates."""
+    A question with no content words ("og hvorfor?" on its own) has nothing to look up: no candidates.
+    Passages of a document that a newer version supersedes are never quoted as current: left out."""
     if not question.concepts:
         return []
     snapshot = retrieval.snapshot
@@ -169,7 +170,7 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
     out: list[PassageCandidate] = []
     for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
         chunk = hit.chunk
-        if not chunk.sentences:
+        if not chunk.sentences or chunk.doc_id in old_versions:
             continue
         text = snapshot.texts[chunk.doc_id]
         sims = snapshot.sentence_matrix(chunk) @ retrieval.vector
@@ -207,7 +208,6 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
             "sentence_missing": sentence_missing,
             "numbers_missing": float(any(not (c.stems & passage_terms) for c in numbers)),
             "form": _form(question.kind, top_text),
-            "superseded": float(chunk.doc_id in old_versions),
             "answer_part": float(any(s.start >= answer_start for s in sentences) and answer_start > chunk.start),
         }))
     _relative_features(question, out)
@@ -264,7 +264,7 @@ def _sentence_features(question: Question, passage: PassageCandidate, passages: 
 SIGNS: dict[str, int] = {
     "dense": 1, "best_sentence": 1, "asked": 1, "dense_rank": 1, "lexical_rank": 1, "lexical": 1, "fused_rank": 1,
     "coverage": 1, "missing": -1, "unknown": -1, "sentence_coverage": 1, "sentence_missing": -1,
-    "numbers_missing": -1, "form": 1, "form_missing": -1, "superseded": -1, "dense_gap": 1, "sentence_gap": 1,
+    "numbers_missing": -1, "form": 1, "form_missing": -1, "dense_gap": 1, "sentence_gap": 1,
     "coverage_gap": 1, "agree": 1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
     "form_why": 1, "form_when": 1, "form_how-many": 1, "form_who": 1,
     "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
