@@ -1,7 +1,7 @@
 """The default composer, no LLM: quote the source sentences that hold what the question asks.
 
-The passage the answer model rates most likely to answer is quoted: its best sentence, plus up to two
-more sentences (from it or the next two passages) that the sentence model rates as answering too.
+The passage the answer model rates most likely to answer is quoted: its two likeliest sentences, plus
+the likeliest sentence of each of the next two passages when the sentence model rates it as answering.
 Two quotes that say the same thing are never both given: the primary source is quoted (the document
 the other one cites, e.g. the 2019 letter a guideline paraphrases) and the other is listed under
 "Se også"."""
@@ -16,10 +16,13 @@ from bot.features import PassageCandidate, SentenceCandidate
 from bot.model import AnswerModel
 from ingest.clean import fold
 from ingest.snapshot import ChunkRecord, Snapshot
+from ingest.terms import terms
 
 MAX_SENTENCES = 3
-# Sentence vectors at least this close say the same thing (a paraphrase or a copied sentence).
-SAME_MEANING = 0.95
+# Two sentences say the same thing (a paraphrase or a copy) when their vectors are at least this close
+# and they share at least this share of their terms; e5's cosines of merely related sentences reach 0.95.
+SAME_MEANING = 0.96
+SAME_TERMS = 0.3
 
 
 @dataclass
@@ -40,22 +43,29 @@ def _cites(citing: ChunkRecord, cited: ChunkRecord) -> bool:
 
 
 def select(passages: list[PassageCandidate], model: AnswerModel, snapshot: Snapshot) -> Selection:
-    """The chosen sentences (the best passage's first, in document order) and the passages seen also."""
+    """The chosen sentences (the best passage's first, in document order) and the passages seen also.
+
+    The best passage gives its two likeliest sentences (two, because sentence vectors of one topical
+    passage are close and its best sentence is often the one next to the answer); each of the next two
+    passages gives its likeliest sentence when the sentence model rates it as answering."""
     if not passages:
         return Selection([], [])
     ordered = sorted(passages, key=lambda p: p.probability, reverse=True)
     first = ordered[0]
-    eligible = ordered[:MAX_SENTENCES]
-    lead = max(first.sentences, key=lambda s: s.probability)
-    pool = sorted(((p.hit.chunk, s) for p in eligible for s in p.sentences if s is not lead),
-                  key=lambda pair: pair[1].probability, reverse=True)
-    chosen = [Selected(first.hit.chunk, lead)]
-    chosen += [Selected(c, s) for c, s in pool if s.probability >= model.thresholds["sentence"]]
+    chosen = [Selected(first.hit.chunk, s) for s in _likeliest(first)[:2]]
+    for other in ordered[1:MAX_SENTENCES]:
+        best = _likeliest(other)[0]
+        if best.probability >= model.thresholds["sentence"]:
+            chosen.append(Selected(other.hit.chunk, best))
     chosen, see_also = _without_repeats(chosen, ordered, snapshot)
     chosen = chosen[:MAX_SENTENCES]
     head = chosen[0].chunk
     own = sorted((s for s in chosen if s.chunk is head), key=lambda s: s.sentence.start)
     return Selection(own + [s for s in chosen if s.chunk is not head], see_also)
+
+
+def _likeliest(passage: PassageCandidate) -> list[SentenceCandidate]:
+    return sorted(passage.sentences, key=lambda s: s.probability, reverse=True)
 
 
 def _without_repeats(chosen: list[Selected], passages: list[PassageCandidate],
@@ -86,4 +96,7 @@ def _without_repeats(chosen: list[Selected], passages: list[PassageCandidate],
 
 
 def _same_meaning(vectors: np.ndarray, a: SentenceCandidate, b: SentenceCandidate) -> bool:
-    return float(vectors[a.vector_row] @ vectors[b.vector_row]) >= SAME_MEANING
+    if float(vectors[a.vector_row] @ vectors[b.vector_row]) < SAME_MEANING:
+        return False
+    ta, tb = set(terms(a.text)), set(terms(b.text))
+    return len(ta & tb) >= SAME_TERMS * max(1, len(ta | tb))

@@ -19,15 +19,20 @@ from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import Snapshot
 from ingest.terms import terms
 
-PASSAGES_CONSIDERED = 8  # the top retrieved passages the model rates (and may quote)
+PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
 
 # What the question asks for, tolerant of missing æ/ø/å. The first pattern that matches wins.
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    ("define", re.compile(r"\b(st(å|aa|a)r \S+ for|stands? for|betyder|betydning\w*|forkortelse\w*|abbreviation|"
+                          r"acronym|what does \S+ mean)\b", re.I)),
+    ("contact", re.compile(r"\b(telefon\w*|tlf|phone|e-?mail\w*|mailadresse\w*|adresse\w*|address\w*|"
+                           r"kontaktoplysning\w*|contact details)\b", re.I)),
     ("why", re.compile(r"\b(hvorfor|why|how come|begrundelse\w*|årsag\w*|aarsag\w*|reason\w*)\b", re.I)),
     ("when", re.compile(r"\b(hvorn(å|aa|a)r|when|dato\w*|date[sd]?|frist\w*|deadline|"
                         r"(hvilket|which|what) (år|aar|ar|year))\b", re.I)),
     ("how-many", re.compile(r"\b(hvor (mange|meget|l(æ|ae|e)nge|lang\w*|ofte)|how (many|much|long|often)|antal\w*|"
-                            r"number of|varighed\w*|duration)\b", re.I)),
+                            r"number of|varighed\w*|duration|koste\w*|cost\w*|budget\w*|pris\w*|price\w*|"
+                            r"løn|salary|wage)\b", re.I)),
     ("who", re.compile(r"\b(hvem|who|whom|whose|hvilken (myndighed|person|medarbejder))\b", re.I)),
     ("how", re.compile(r"\b(hvordan|how)\b", re.I)),
     ("yes-no", re.compile(r"^\W*(kan|m(å|aa|a)|skal|er|har|bliver|f(å|aa)r|g(æ|ae)lder|bruger|anvender|findes|"
@@ -39,6 +44,8 @@ _NUMBER_WORDS = (r"én|en|et|to|tre|fire|fem|seks|syv|otte|ni|ti|elleve|tolv|tyv
                  r"hundrede|tusind|one|two|three|four|five|six|seven|eight|nine|ten|half|none")
 # What a sentence that answers each type holds.
 _ANSWER_FORMS: dict[str, re.Pattern[str]] = {
+    "define": re.compile(r"=|\((?=[^)]*[A-ZÆØÅ])|\bstår for\b|\baltså\b|\bdvs\.?|\bbetyder\b", re.I),
+    "contact": re.compile(r"@|\+?\d[\d ]{6,}\d|\b\w+(vej|gade|allé|plads|torv)\s+\d+", re.I),
     "why": re.compile(r"\b(fordi|skyldes|derfor|årsag\w*|begrund\w*|grund\w*|for at|med henblik på|formål\w*|"
                       r"hensyn\w*|sikre\w*|since|because)\b", re.I),
     "when": re.compile(r"\b\d{1,2}\.\s*(januar|februar|marts|april|maj|juni|juli|august|september|oktober|"
@@ -167,6 +174,8 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
     corpus = corpus_terms(snapshot)
     numbers = [c for c in question.concepts if c.word.isdigit()]
     unknown = _weighted_missing(question, corpus.vocabulary, corpus) if question.concepts else 0.0
+    unknown_count = sum(not covered(c, corpus.vocabulary) for c in question.concepts)
+    rarest = max(question.concepts, key=corpus.weight) if question.concepts else None
     out: list[PassageCandidate] = []
     for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
         chunk = hit.chunk
@@ -204,6 +213,9 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
             "coverage": coverage(question.concepts, passage_terms),
             "missing": _weighted_missing(question, passage_terms, corpus),
             "unknown": unknown,
+            "unknown_count": math.log1p(unknown_count),
+            "missing_count": math.log1p(sum(not covered(c, passage_terms) for c in question.concepts)),
+            "rarest_missing": float(rarest is not None and not covered(rarest, passage_terms)),
             "sentence_coverage": sentence_cover,
             "sentence_missing": sentence_missing,
             "numbers_missing": float(any(not (c.stems & passage_terms) for c in numbers)),
@@ -263,10 +275,12 @@ def _sentence_features(question: Question, passage: PassageCandidate, passages: 
 # an injection) can't look answerable because a weight of the wrong sign extrapolates.
 SIGNS: dict[str, int] = {
     "dense": 1, "best_sentence": 1, "asked": 1, "dense_rank": 1, "lexical_rank": 1, "lexical": 1, "fused_rank": 1,
-    "coverage": 1, "missing": -1, "unknown": -1, "sentence_coverage": 1, "sentence_missing": -1,
+    "coverage": 1, "missing": -1, "unknown": -1, "unknown_count": -1, "missing_count": -1, "rarest_missing": -1,
+    "sentence_coverage": 1, "sentence_missing": -1,
     "numbers_missing": -1, "form": 1, "form_missing": -1, "dense_gap": 1, "sentence_gap": 1,
     "coverage_gap": 1, "agree": 1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
     "form_why": 1, "form_when": 1, "form_how-many": 1, "form_who": 1,
+    "form_define": 1, "form_contact": 1,
     "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
     "passage_coverage": 1, "passage_rank": 1,
 }

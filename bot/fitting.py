@@ -139,23 +139,27 @@ def _best_f1(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lambda done, total: None) -> AnswerModel:
+    from sklearn.metrics import roc_auc_score
+
     tune = [q for q in questions if split_of(q) == "tune"]
     if not tune:
         raise ValueError("the question set has no tune questions to fit on")
     passages, sentences, answerable, on_topic = _collect(service, tune, progress)
     candidates = passages.candidates
     passage_names = sorted(passages.features[0])
-
-    sentence_names = sorted(sentences.features[0])
     xp, yp = _matrix(passages, passage_names), np.array(passages.labels)
-    xs, ys = _matrix(sentences, sentence_names), np.array(sentences.labels)
 
-    # the question model learns from the passage model's out-of-fold verdicts, as it will meet unseen ones
+    # the sentence and question models learn from the passage model's out-of-fold verdicts, as they will
+    # meet verdicts on unseen questions
     oof = _out_of_fold(xp, yp, passages.groups, passage_names)
     by_question: dict[int, list[tuple[PassageCandidate, int]]] = {}
     for candidate, p, label, q in zip(candidates, oof, yp, passages.question, strict=True):
         candidate.probability = float(p)
+        for sentence in candidate.sentences:
+            sentence.features["passage_p"] = float(p)
         by_question.setdefault(q, []).append((candidate, int(label)))
+    sentence_names = sorted(sentences.features[0])
+    xs, ys = _matrix(sentences, sentence_names), np.array(sentences.labels)
     asked = sorted(by_question)
     qrows = [question_features([c for c, _ in by_question[q]]) for q in asked]
     right = np.array([int(any(label for _, label in sorted(by_question[q], key=lambda c: -c[0].probability)
@@ -190,6 +194,7 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
              "tune_answerable": n_answerable, "precision_target": ANSWER_PRECISION,
              "precision_target_met": answer_met, "passage_rows": len(yp), "sentence_rows": len(ys),
              "out_of_fold": {
+                 "auc": round(float(roc_auc_score(right, confidence)), 4),
                  "precision": round(float(right[answered].mean()) if answered.any() else 0.0, 4),
                  "answered_right": round(float(np.sum(right * answered)) / max(1, n_answerable), 4),
                  "unanswerable_declined": round(float(np.mean([not a for a, ok in zip(answered, answerable,

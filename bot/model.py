@@ -76,6 +76,8 @@ class AnswerModel:
             return 0.0
         for passage, p in zip(passages, self.passage.probabilities([c.features for c in passages]), strict=True):
             passage.probability = float(p)
+            for sentence in passage.sentences:
+                sentence.features["passage_p"] = passage.probability
         sentences = [s for c in passages for s in c.sentences]
         for sentence, p in zip(sentences, self.sentence.probabilities([s.features for s in sentences]), strict=True):
             sentence.probability = float(p)

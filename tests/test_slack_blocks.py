@@ -139,3 +139,21 @@ def test_ingest_report_text():
 
 def test_escape():
     assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_a_low_confidence_answer_says_so_and_a_confident_one_does_not():
+    uncertain = answer().model_copy(update={"confidence": 0.61, "low_confidence": True})
+    marked = [t for t in texts_in(answer_blocks(uncertain, 1, PUBLIC_URL)) if "Usikkert svar" in t]
+    assert marked and "61 %" in marked[0]
+    sure = answer().model_copy(update={"confidence": 0.97, "low_confidence": False})
+    assert not any("Usikkert" in t for t in texts_in(answer_blocks(sure, 1, PUBLIC_URL)))
+
+
+def test_see_also_lists_the_passage_that_says_the_same_without_quoting_it():
+    from bot.models import SeeAlso
+
+    other = SeeAlso(source="procedures/procedure-klv-lister.md", title="Procedure for KLV-lister",
+                    section="Beslutningen", doc_id="d2", chunk_id="c9")
+    blocks = answer_blocks(answer().model_copy(update={"see_also": [other]}), 1, PUBLIC_URL)
+    listed = [t for t in texts_in(blocks) if t.startswith("*Se også:*")]
+    assert listed == ["*Se også:* Procedure for KLV-lister · Beslutningen"]

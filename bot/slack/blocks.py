@@ -149,10 +149,10 @@ def answer_blocks(answer: Answer, audit_id: int, public_url: str, *, asker: str 
     blocks: list[dict] = []
     if asker:
         blocks.append(_context(f"<@{asker}> spurgte: _{trim(escape(one_line(answer.question)), 500)}_"))
+    blocks += [_section(part) for part in split(escape(answer.answer))]
     if answer.low_confidence and not answer.abstained:
         blocks.append(_context(f":warning: *Usikkert svar* (sikkerhed {round(answer.confidence * 100)} %) – kontrollér "
                                "citaterne, før du bruger svaret. (Uncertain answer: check the quotes.)"))
-    blocks += [_section(part) for part in split(escape(answer.answer))]
     if answer.citations and not answer.abstained:
         see_also = see_also_block(answer)
         blocks += sources_blocks(answer.citations, room=MESSAGE_BLOCKS - len(blocks) - 1 - bool(see_also))
