@@ -107,6 +107,7 @@ def test_the_packaged_model_reads_the_features_the_code_computes(shared_index):
     model = load_model()
     service = AnswerService(shared_index)
     asked, retrieval, passages = service.candidates("Hvad står KLV for?")
+    model.score(passages)  # the sentence model also reads its passage's rating
     assert set(model.passage.names) == set(passages[0].features)
     assert set(model.sentence.names) == set(passages[0].sentences[0].features)
     assert set(model.question.names) == set(question_features(candidates(asked, retrieval)))
