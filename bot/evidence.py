@@ -8,6 +8,8 @@ with one."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -83,15 +85,28 @@ def lexical_query(question: str, language: str, bridge: str = "glossary") -> str
     return question + " " + " ".join(danish)
 
 
-def covered(concept: Concept, found: set[str] | frozenset[str]) -> bool:
+class TermIndex:
+    """A set of terms that also answers "does a term start with this stem" (a Danish compound) quickly."""
+
+    def __init__(self, found: Iterable[str]) -> None:
+        self.terms = frozenset(found)
+        self._long = sorted(t for t in self.terms if len(t) > _COMPOUND_PREFIX)
+
+    def covers(self, stem: str) -> bool:
+        if stem in self.terms:
+            return True
+        if len(stem) < _COMPOUND_PREFIX:
+            return False
+        i = bisect_left(self._long, stem)
+        return i < len(self._long) and self._long[i].startswith(stem)
+
+
+def covered(concept: Concept, found: TermIndex) -> bool:
     """A stem of the concept is among the terms, or starts one of them (a Danish compound)."""
-    if concept.stems & found:
-        return True
-    return any(len(s) >= _COMPOUND_PREFIX and any(len(t) > _COMPOUND_PREFIX and t.startswith(s) for t in found)
-               for s in concept.stems)
+    return any(found.covers(s) for s in concept.stems)
 
 
-def coverage(question_concepts: list[Concept], found: set[str] | frozenset[str]) -> float:
+def coverage(question_concepts: list[Concept], found: TermIndex) -> float:
     if not question_concepts:
         return 0.0
     return sum(covered(c, found) for c in question_concepts) / len(question_concepts)

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from bot.currency import superseded
-from bot.evidence import Concept, coverage, covered
+from bot.evidence import Concept, TermIndex, covered
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import Snapshot
@@ -87,6 +87,7 @@ class SentenceCandidate:
     text: str
     similarity: float
     vector_row: int  # row in the snapshot's sentence vectors
+    match: _Match  # which of the question's concepts it holds
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0  # set by the sentence model
 
@@ -114,11 +115,19 @@ class Question:
 
 @dataclass
 class CorpusTerms:
-    """Per generation: each chunk's terms and how rare each term is (inverse chunk frequency)."""
+    """Per generation: each chunk's terms, how rare each term is (inverse chunk frequency), and each
+    sentence's terms once it has been a candidate."""
 
-    chunk_terms: dict[str, frozenset[str]]
+    chunk_terms: dict[str, TermIndex]
     idf: dict[str, float]
-    vocabulary: frozenset[str]
+    vocabulary: TermIndex
+    sentence_terms: dict[int, TermIndex] = field(default_factory=dict)  # by sentence vector row
+
+    def sentence(self, row: int, text: str) -> TermIndex:
+        found = self.sentence_terms.get(row)
+        if found is None:
+            found = self.sentence_terms[row] = TermIndex(terms(text))
+        return found
 
     def weight(self, concept: Concept) -> float:
         """A concept's rarity; a word the corpus never uses weighs as much as the rarest one."""
@@ -135,26 +144,51 @@ def corpus_terms(snapshot: Snapshot) -> CorpusTerms:
         cached = _corpus_cache.get(snapshot.generation)
     if cached is not None:
         return cached
-    chunk_terms = {cid: frozenset(terms(f"{c.heading}\n{c.text}")) for cid, c in snapshot.chunks.items()}
+    chunk_terms = {cid: TermIndex(terms(f"{c.heading}\n{c.text}")) for cid, c in snapshot.chunks.items()}
     frequency: dict[str, int] = {}
     for found in chunk_terms.values():
-        for term in found:
+        for term in found.terms:
             frequency[term] = frequency.get(term, 0) + 1
     n = len(chunk_terms)
-    stats = CorpusTerms(chunk_terms, {t: math.log1p(n / f) for t, f in frequency.items()}, frozenset(frequency))
+    stats = CorpusTerms(chunk_terms, {t: math.log1p(n / f) for t, f in frequency.items()}, TermIndex(frequency))
     with _corpus_lock:
         _corpus_cache.clear()  # only the generation in service is asked about
         _corpus_cache[snapshot.generation] = stats
     return stats
 
 
-def _weighted_missing(question: Question, found: set[str] | frozenset[str], corpus: CorpusTerms) -> float:
-    """The rarity-weighted share of the question's concepts that `found` lacks."""
-    weights = [corpus.weight(c) for c in question.concepts]
-    if not weights:
-        return 1.0
-    missing = sum(w for c, w in zip(question.concepts, weights, strict=True) if not covered(c, found))
-    return missing / sum(weights)
+@dataclass
+class _Match:
+    """Which of the question's concepts a passage or sentence holds (computed once per term set)."""
+
+    hits: list[bool]
+    weights: list[float]
+
+    @property
+    def coverage(self) -> float:
+        return sum(self.hits) / len(self.hits)
+
+    @property
+    def missing(self) -> float:
+        """The rarity-weighted share of the concepts it lacks."""
+        return sum(w for w, hit in zip(self.weights, self.hits, strict=True) if not hit) / sum(self.weights)
+
+    @property
+    def missing_count(self) -> int:
+        return len(self.hits) - sum(self.hits)
+
+
+class _Matcher:
+    def __init__(self, question: Question, corpus: CorpusTerms) -> None:
+        self.concepts = question.concepts
+        self.weights = [corpus.weight(c) for c in question.concepts]
+        self._cache: dict[int, _Match] = {}
+
+    def __call__(self, found: TermIndex) -> _Match:
+        match = self._cache.get(id(found))
+        if match is None:
+            match = self._cache[id(found)] = _Match([covered(c, found) for c in self.concepts], self.weights)
+        return match
 
 
 def _form(kind: str, text: str) -> float:
@@ -173,9 +207,9 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
     old_versions = superseded(snapshot)
     corpus = corpus_terms(snapshot)
     numbers = [c for c in question.concepts if c.word.isdigit()]
-    unknown = _weighted_missing(question, corpus.vocabulary, corpus) if question.concepts else 0.0
-    unknown_count = sum(not covered(c, corpus.vocabulary) for c in question.concepts)
-    rarest = max(question.concepts, key=corpus.weight) if question.concepts else None
+    match = _Matcher(question, corpus)
+    vocabulary = match(corpus.vocabulary)
+    rarest = max(range(len(question.concepts)), key=lambda i: match.weights[i])
     out: list[PassageCandidate] = []
     for rank, hit in enumerate(retrieval.hits[:PASSAGES_CONSIDERED]):
         chunk = hit.chunk
@@ -196,10 +230,9 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
         if not quotable:
             continue
         passage_terms = corpus.chunk_terms[chunk.chunk_id]
-        sentences = [SentenceCandidate(start, end, sentence, sim, row) for start, end, sentence, sim, row in quotable]
-        sentence_terms = [set(terms(s.text)) for s in sentences]
-        sentence_cover = max(coverage(question.concepts, found) for found in sentence_terms)
-        sentence_missing = min(_weighted_missing(question, found, corpus) for found in sentence_terms)
+        sentences = [SentenceCandidate(start, end, sentence, sim, row, match(corpus.sentence(row, sentence)))
+                     for start, end, sentence, sim, row in quotable]
+        in_passage = match(passage_terms)
         best = max(s.similarity for s in sentences)
         top_text = " ".join(s.text for s in sorted(sentences, key=lambda s: -s.similarity)[:2])
         out.append(PassageCandidate(hit, rank, sentences, {
@@ -210,15 +243,15 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
             "lexical_rank": 1.0 / (1 + hit.lexical_rank) if hit.lexical_rank is not None else 0.0,
             "lexical": hit.lexical / retrieval.top_lexical if retrieval.top_lexical else 0.0,
             "fused_rank": 1.0 / (1 + rank),
-            "coverage": coverage(question.concepts, passage_terms),
-            "missing": _weighted_missing(question, passage_terms, corpus),
-            "unknown": unknown,
-            "unknown_count": math.log1p(unknown_count),
-            "missing_count": math.log1p(sum(not covered(c, passage_terms) for c in question.concepts)),
-            "rarest_missing": float(rarest is not None and not covered(rarest, passage_terms)),
-            "sentence_coverage": sentence_cover,
-            "sentence_missing": sentence_missing,
-            "numbers_missing": float(any(not (c.stems & passage_terms) for c in numbers)),
+            "coverage": in_passage.coverage,
+            "missing": in_passage.missing,
+            "unknown": vocabulary.missing,
+            "unknown_count": math.log1p(vocabulary.missing_count),
+            "missing_count": math.log1p(in_passage.missing_count),
+            "rarest_missing": float(not in_passage.hits[rarest]),
+            "sentence_coverage": max(s.match.coverage for s in sentences),
+            "sentence_missing": min(s.match.missing for s in sentences),
+            "numbers_missing": float(any(not (c.stems & passage_terms.terms) for c in numbers)),
             "form": _form(question.kind, top_text),
             "answer_part": float(any(s.start >= answer_start for s in sentences) and answer_start > chunk.start),
         }))
@@ -260,7 +293,7 @@ def _sentence_features(question: Question, passage: PassageCandidate, passages: 
             "gap_passage": s.similarity - best_here,
             "gap_all": s.similarity - best_all,
             "rank_in_passage": 1.0 / (1 + index),
-            "overlap": coverage(question.concepts, set(terms(s.text))),
+            "overlap": s.match.coverage,
             "form": form,
             "form_missing": float(question.kind in _ANSWER_FORMS) * (1.0 - form),
             **{f"form_{kind}": form * (question.kind == kind) for kind in _ANSWER_FORMS},
