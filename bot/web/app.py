@@ -25,7 +25,7 @@ from bot.runtime import Runtime
 from bot.slack.router import slack_router
 from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
-from bot.web.metrics import Metrics
+from bot.web.metrics import Metrics, MetricsMiddleware
 from ingest.embeddings import EmbeddingsConfigError
 from ingest.lock import IndexBusyError
 from ingest.reader import IndexMissingError
@@ -88,7 +88,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics(runtime)
     app.state.ingest_thread = None
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(RequestValidationError, _invalid_request)
