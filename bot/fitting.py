@@ -25,7 +25,7 @@ from ingest.clean import fold
 ANSWER_PRECISION = 0.95
 CONFIDENT_PRECISION = 0.99  # answers above this are shown without a low-confidence mark
 FOLDS = 5
-MIN_ANSWERED = 10  # a precision measured on fewer answered questions says nothing
+MIN_ANSWERED_SHARE = 0.1  # a precision measured on fewer of the tune questions is luck, not a rate
 
 
 @dataclass
@@ -119,7 +119,7 @@ def _threshold_for(confidence: np.ndarray, right: np.ndarray, precision: float) 
     order = np.argsort(-confidence)
     hits = np.cumsum(right[order])
     answered = np.arange(1, len(order) + 1)
-    ok = np.nonzero((hits / answered >= precision) & (answered >= MIN_ANSWERED))[0]
+    ok = np.nonzero((hits / answered >= precision) & (answered >= MIN_ANSWERED_SHARE * len(order)))[0]
     if len(ok):
         return float(confidence[order][ok.max()]), True
     p, r = hits / answered, hits / max(1, int(right.sum()))
