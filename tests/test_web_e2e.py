@@ -110,6 +110,13 @@ def test_ask_open_a_citation_and_give_feedback(serve, page, shared_index):
     first_source = turn.locator(".sources li").first
     assert "Svar på henvendelse om virksomhedspraktik" in first_source.inner_text()
     assert "Spørgsmål 2 · 2019" in first_source.inner_text()  # section and date
+    audit = runtime.records.recent_audit(1)[0]
+    answered = runtime.records.answer(audit["id"])
+    note = turn.locator(".low-confidence")
+    assert note.count() == int(answered.low_confidence)  # an uncertain answer says so, a sure one doesn't
+    if answered.low_confidence:
+        assert f"{round(answered.confidence * 100)} %" in note.inner_text()
+    assert turn.locator(".see-also li").count() == len(answered.see_also)
     shot(page, "ask-desktop")
 
     turn.locator("button.marker").first.click()
