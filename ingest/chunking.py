@@ -27,6 +27,8 @@ _QUESTION = re.compile(r"^(?:Spørgsmål|Spm\.?|Question)\s*(\d+)\s*(?:[:.)–-]
 ANSWER_HEAD = re.compile(r"^.{0,80}\bsvar\s*:?\s*$", re.IGNORECASE)
 _CLOSING = re.compile(r"^(Med venlig(e)? hilsen?|Venlig hilsen|Med venlige hilsner|Kind regards)\b.*$",
                       re.IGNORECASE | re.MULTILINE)
+# The closing is where a letter is signed: said in words, so "who signed the answer?" finds it.
+CLOSING_HEADING = "Afslutning med hilsen og underskrift: brevet er underskrevet af"
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -84,7 +86,7 @@ def _letter_parts(text: str) -> list[_Part] | None:
         label = f"Spørgsmål {match.group(1)}"
         parts.append(_Part(match.start(), end, label, f"{label}: {question}" if question else label))
     if closing:
-        parts.append(_Part(closing.start(), len(text), "Afslutning", ""))
+        parts.append(_Part(closing.start(), len(text), "Afslutning", CLOSING_HEADING))
     return parts
 
 

@@ -18,7 +18,7 @@ from ingest.loaders import DocumentError, decode_text, load_file
 
 SIDECAR_SUFFIX = ".meta.yaml"
 # Bumped when cleaning or splitting changes, so every document is re-processed once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _TYPES_BY_FOLDER = {
     "inquiry-answers": "inquiry-answer", "henvendelser": "inquiry-answer", "svar": "inquiry-answer",
