@@ -12,7 +12,7 @@ Only the tune split is read; the held-out split is for `praktikbot eval` to repo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,11 +30,16 @@ MIN_ANSWERED_SHARE = 0.1  # a precision measured on fewer of the tune questions 
 
 @dataclass
 class _Rows:
-    candidates: list[PassageCandidate]
-    features: list[dict[str, float]]
-    labels: list[int]
-    groups: list[str]
-    question: list[int]  # index of the question a row belongs to
+    features: list[dict[str, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # the section a row's question is about (for the folds)
+    candidates: list[PassageCandidate] = field(default_factory=list)  # passage rows only
+    question: list[int] = field(default_factory=list)  # passage rows only: the index of their question
+
+    def add(self, features: dict[str, float], label: int, group: str) -> None:
+        self.features.append(features)
+        self.labels.append(label)
+        self.groups.append(group)
 
 
 def _label_sentence(text: str, phrases: list[str]) -> int:
@@ -44,7 +49,7 @@ def _label_sentence(text: str, phrases: list[str]) -> int:
 
 def _collect(service: AnswerService, questions: list[dict], progress,
              ) -> tuple[_Rows, _Rows, list[bool], list[bool]]:
-    passages, sentences, answerable, on_topic = _Rows([], [], [], [], []), _Rows([], [], [], [], []), [], []
+    passages, sentences, answerable, on_topic = _Rows(), _Rows(), [], []
     for index, item in enumerate(questions):
         progress(index, len(questions))
         _, _, candidates = service.candidates(item["question"])
@@ -54,18 +59,13 @@ def _collect(service: AnswerService, questions: list[dict], progress,
         group = split_key(item)
         for c in candidates:
             right = int(_chunk_key(c) in wanted)
+            passages.add(c.features, right, group)
             passages.candidates.append(c)
-            passages.features.append(c.features)
-            passages.labels.append(right)
-            passages.groups.append(group)
             passages.question.append(index)
             if item.get("abstain"):
                 continue
             for s in c.sentences:
-                sentences.features.append(s.features)
-                sentences.labels.append(right * _label_sentence(s.text, item.get("must_contain_any", [])))
-                sentences.groups.append(group)
-                sentences.question.append(index)
+                sentences.add(s.features, right * _label_sentence(s.text, item.get("must_contain_any", [])), group)
     progress(len(questions), len(questions))
     return passages, sentences, answerable, on_topic
 
