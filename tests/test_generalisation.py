@@ -31,10 +31,14 @@ def bank() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def heldout_figures(shared_index) -> dict:
+def heldout_figures(shared_index, bank, tmp_path_factory) -> dict:
+    """`praktikbot eval` as a user runs it, on the held-out questions only (the floors are about them)."""
+    heldout = tmp_path_factory.mktemp("heldout") / "heldout.jsonl"
+    heldout.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in bank if split_of(q) == "heldout"),
+                       encoding="utf-8")
     env = {"PRAKTIKBOT_KNOWLEDGE_DIR": str(shared_index.knowledge_dir),
            "PRAKTIKBOT_DATA_DIR": str(shared_index.data_dir), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(BANK), "--json"], env=env,
+    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(heldout), "--json"], env=env,
                             capture_output=True, text=True, timeout=600, cwd=shared_index.data_dir.parent)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
