@@ -35,15 +35,15 @@ def _print_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
-def _progress_bar(enabled: bool):
-    """A tqdm bar on stderr when it is a terminal; otherwise no progress output."""
+def _progress_bar(enabled: bool, unit: str = "dok", desc: str = "Indlæser"):
+    """A tqdm bar on stderr when it is a terminal; otherwise no progress output (and no update function)."""
     if not enabled or not sys.stderr.isatty():
         return None, nullcontext()
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="dok", file=sys.stderr, desc="Indlæser")
+    bar = tqdm(total=0, unit=unit, file=sys.stderr, desc=desc)
 
-    def update(done: int, total: int, current: str) -> None:
+    def update(done: int, total: int, current: str = "") -> None:
         bar.total = total
         bar.n = done
         bar.set_postfix_str(current[-40:], refresh=True)
@@ -128,20 +128,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _question_progress(enabled: bool, desc: str):
-    """A tqdm bar of questions on stderr when it is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        return lambda done, total: None, nullcontext()
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="spm", file=sys.stderr, desc=desc)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar
+def _no_progress(done: int, total: int) -> None:
+    """Progress goes nowhere when stderr is not a terminal."""
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -152,21 +140,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except EvalFileError as exc:
         _fail(str(exc))
     settings = _settings()
-    model = None
     if args.fit:
         from bot.fitting import fit
         from bot.model import AnswerModel, model_path
 
         service = _answer_service(settings, model=AnswerModel.unfitted(args.english_bridge))
-        progress, bar = _question_progress(True, "Tilpasser (fitting)")
+        progress, bar = _progress_bar(True, "spm", "Tilpasser (fitting)")
         with bar:
-            model = fit(service, questions, args.english_bridge, progress)
-        model.save(model_path())
+            service.model = fit(service, questions, args.english_bridge, progress or _no_progress)
+        service.model.save(model_path())
         print(f"praktikbot: svarmodellen er gemt i {model_path()} (answer model saved): "
-              f"{json.dumps(model.thresholds)}", file=sys.stderr)
-    progress, bar = _question_progress(not args.json, "Evaluerer")
+              f"{json.dumps(service.model.thresholds)}", file=sys.stderr)
+    else:
+        service = _answer_service(settings)
+    progress, bar = _progress_bar(not args.json, "spm", "Evaluerer")
     with bar:
-        result = evaluate(_answer_service(settings, model=model), questions, progress)
+        result = evaluate(service, questions, progress or _no_progress)
     if args.json:
         _print_json(result)
         return EXIT_OK

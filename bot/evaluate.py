@@ -59,6 +59,11 @@ def split_of(item: dict) -> str:
     return "tune" if zlib.crc32(split_key(item).encode("utf-8")) % 10 < 7 else "heldout"
 
 
+def chunk_key(source: str, section: str) -> str:
+    """How the bank names a chunk: stable across re-ingests, unlike chunk ids."""
+    return f"{source}#{section}"
+
+
 def expected_chunks(item: dict) -> set[str]:
     return set(item.get("chunks") or [])
 
@@ -68,7 +73,7 @@ def _rank(answer: Answer, item: dict) -> int | None:
     wanted_chunks = expected_chunks(item)
     wanted_text = fold(item["expect_passage"]) if item.get("expect_passage") else None
     for position, c in enumerate(answer.citations, start=1):
-        if f"{c.source}#{c.section}" in wanted_chunks:
+        if chunk_key(c.source, c.section) in wanted_chunks:
             return position
         if wanted_text and (wanted_text in fold(c.quote) or wanted_text in fold(c.passage)):
             return position
@@ -123,7 +128,7 @@ def evaluate(service: AnswerService, questions: list[dict], progress=lambda done
                "abstained": answer.abstained, "abstain_ok": answer.abstained == should_abstain,
                "confidence": answer.confidence, "ms": answer.timings_ms["total"],
                "rank": None if should_abstain else _rank(answer, item), "contains": None,
-               "cited": [f"{c.source}#{c.section}" for c in answer.citations]}
+               "cited": [chunk_key(c.source, c.section) for c in answer.citations]}
         if not should_abstain and item.get("must_contain_any"):
             text = fold(answer.answer)
             row["contains"] = any(fold(w) in text for w in item["must_contain_any"])

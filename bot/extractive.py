@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from bot.features import PassageCandidate, SentenceCandidate
+from bot.features import PassageCandidate, SentenceCandidate, corpus_terms
 from bot.model import AnswerModel
 from ingest.clean import fold
 from ingest.snapshot import ChunkRecord, Snapshot
-from ingest.terms import terms
 
 MAX_SENTENCES = 3
 # Two sentences say the same thing (a paraphrase or a copy) when their vectors are at least this close
@@ -75,15 +72,24 @@ def _without_repeats(chosen: list[Selected], passages: list[PassageCandidate],
     Every candidate passage holding a sentence that says the same as a quote is listed as "see also"."""
     vectors = snapshot.sentence_vectors
     assert vectors is not None
+    corpus = corpus_terms(snapshot)
+
+    def says_same(a: SentenceCandidate, b: SentenceCandidate) -> bool:
+        """A paraphrase or a copy: close vectors and shared terms."""
+        if float(vectors[a.vector_row] @ vectors[b.vector_row]) < SAME_MEANING:
+            return False
+        ta, tb = corpus.sentence(a.vector_row, a.text).terms, corpus.sentence(b.vector_row, b.text).terms
+        return len(ta & tb) >= SAME_TERMS * max(1, len(ta | tb))
+
     others = [(p.hit.chunk, s) for p in passages for s in p.sentences]
     kept: list[Selected] = []
     see_also: dict[str, ChunkRecord] = {}
     for item in chosen:
-        if any(_same_meaning(vectors, item.sentence, k.sentence) for k in kept):
+        if any(says_same(item.sentence, k.sentence) for k in kept):
             see_also.setdefault(item.chunk.chunk_id, item.chunk)
             continue
         same = [(c, s) for c, s in others
-                if c.chunk_id != item.chunk.chunk_id and _same_meaning(vectors, item.sentence, s)]
+                if c.chunk_id != item.chunk.chunk_id and says_same(item.sentence, s)]
         primary = next(((c, s) for c, s in same if _cites(item.chunk, c)), None)
         if primary is not None:
             see_also.setdefault(item.chunk.chunk_id, item.chunk)
@@ -94,9 +100,3 @@ def _without_repeats(chosen: list[Selected], passages: list[PassageCandidate],
     quoted = {k.chunk.chunk_id for k in kept}
     return kept, [c for cid, c in see_also.items() if cid not in quoted]
 
-
-def _same_meaning(vectors: np.ndarray, a: SentenceCandidate, b: SentenceCandidate) -> bool:
-    if float(vectors[a.vector_row] @ vectors[b.vector_row]) < SAME_MEANING:
-        return False
-    ta, tb = set(terms(a.text)), set(terms(b.text))
-    return len(ta & tb) >= SAME_TERMS * max(1, len(ta | tb))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from dataclasses import dataclass, field
 
 from bot.currency import superseded
 from bot.evidence import Concept, TermIndex, covered
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
-from ingest.snapshot import Snapshot
+from ingest.snapshot import Snapshot, per_generation
 from ingest.terms import terms
 
 PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
@@ -107,7 +106,7 @@ class Question:
     query: str  # what was searched (with a follow-up's context)
     language: str
     concepts: list[Concept]
-    kind: str = "what"
+    kind: str = field(init=False)  # what the question asks for, from its text
 
     def __post_init__(self) -> None:
         self.kind = question_type(self.text)
@@ -135,26 +134,15 @@ class CorpusTerms:
         return max(known) if known else math.log1p(len(self.chunk_terms))
 
 
-_corpus_cache: dict[int, CorpusTerms] = {}
-_corpus_lock = threading.Lock()
-
-
+@per_generation
 def corpus_terms(snapshot: Snapshot) -> CorpusTerms:
-    with _corpus_lock:
-        cached = _corpus_cache.get(snapshot.generation)
-    if cached is not None:
-        return cached
     chunk_terms = {cid: TermIndex(terms(f"{c.heading}\n{c.text}")) for cid, c in snapshot.chunks.items()}
     frequency: dict[str, int] = {}
     for found in chunk_terms.values():
         for term in found.terms:
             frequency[term] = frequency.get(term, 0) + 1
     n = len(chunk_terms)
-    stats = CorpusTerms(chunk_terms, {t: math.log1p(n / f) for t, f in frequency.items()}, TermIndex(frequency))
-    with _corpus_lock:
-        _corpus_cache.clear()  # only the generation in service is asked about
-        _corpus_cache[snapshot.generation] = stats
-    return stats
+    return CorpusTerms(chunk_terms, {t: math.log1p(n / f) for t, f in frequency.items()}, TermIndex(frequency))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.answer import AnswerService
-from bot.evaluate import RIGHT_WITHIN, expected_chunks, split_key, split_of
+from bot.evaluate import RIGHT_WITHIN, chunk_key, expected_chunks, split_key, split_of
 from bot.features import SIGNS, PassageCandidate
 from bot.model import AnswerModel, LinearModel, question_features
 from ingest.clean import fold
@@ -58,7 +58,7 @@ def _collect(service: AnswerService, questions: list[dict], progress,
         on_topic.append(not item.get("abstain") or item.get("kind") == "borrowed")
         group = split_key(item)
         for c in candidates:
-            right = int(_chunk_key(c) in wanted)
+            right = int(chunk_key(c.hit.chunk.source, c.hit.chunk.section) in wanted)
             passages.add(c.features, right, group)
             passages.candidates.append(c)
             passages.question.append(index)
@@ -68,10 +68,6 @@ def _collect(service: AnswerService, questions: list[dict], progress,
                 sentences.add(s.features, right * _label_sentence(s.text, item.get("must_contain_any", [])), group)
     progress(len(questions), len(questions))
     return passages, sentences, answerable, on_topic
-
-
-def _chunk_key(candidate: PassageCandidate) -> str:
-    return f"{candidate.hit.chunk.source}#{candidate.hit.chunk.section}"
 
 
 def _matrix(rows: _Rows, names: list[str]) -> np.ndarray:

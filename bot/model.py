@@ -1,4 +1,4 @@
-"""The fitted answer model: three small logistic regressions and the thresholds chosen for them.
+"""The fitted answer model: four small logistic regressions and the thresholds chosen for them.
 
 - passage model: how likely a retrieved passage is one that answers the question (ranks what to quote);
 - sentence model: how likely a sentence of a passage holds what the question asks for;

@@ -6,12 +6,16 @@ so a reader sees either the old generation or the new one, never half of either.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import bm25s
 import numpy as np
@@ -19,6 +23,7 @@ import numpy as np
 from ingest.terms import terms
 
 POINTER = "CURRENT"
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,6 +75,25 @@ class Snapshot:
 
     def by_source(self) -> dict[str, DocumentRecord]:
         return {doc.source: doc for doc in self.documents.values()}
+
+
+def per_generation(derive: Callable[[Snapshot], T]) -> Callable[[Snapshot], T]:
+    """Compute `derive(snapshot)` once per generation; only the generation in service is kept."""
+    cache: dict[int, T] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(derive)
+    def cached(snapshot: Snapshot) -> T:
+        with lock:
+            if snapshot.generation in cache:
+                return cache[snapshot.generation]
+        value = derive(snapshot)
+        with lock:
+            cache.clear()
+            cache[snapshot.generation] = value
+        return value
+
+    return cached
 
 
 def index_dir(data_dir: Path) -> Path:
