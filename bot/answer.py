@@ -12,7 +12,7 @@ import time
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
 from bot.evidence import concepts, lexical_query
 from bot.extractive import select
-from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates
+from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates, unexplained
 from bot.language import detect_language
 from bot.llm import LLMComposer
 from bot.model import AnswerModel, load_model
@@ -61,22 +61,24 @@ class AnswerService:
         return question
 
     def candidates(self, question: str, history: list[Turn] | None = None,
-                   ) -> tuple[Question, Retrieval, list[PassageCandidate]]:
+                   audiences: frozenset[str] | None = None) -> tuple[Question, Retrieval, list[PassageCandidate]]:
         """Retrieve for a question and describe every passage that might answer it (model features)."""
         question = clean_question(question)
         language = detect_language(question)
         bridge = self.model.english_bridge
         query = self._contextual_query(question, language, history or [])
         retrieval = retrieve(self.reader, self.reader.embed_query(query), lexical_query(query, language, bridge),
-                             k=PASSAGES_CONSIDERED)
+                             k=PASSAGES_CONSIDERED, audiences=audiences)
         asked = Question(question, query, language, concepts(query, language, bridge))
         return asked, retrieval, candidates(asked, retrieval)
 
-    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+    def ask(self, question: str, history: list[Turn] | None = None,
+            audiences: frozenset[str] | None = None) -> Answer:
+        """Answer from the sources meant for `audiences` (None: all of them)."""
         started = time.perf_counter()
-        asked, retrieval, passages = self.candidates(question, history)
+        asked, retrieval, passages = self.candidates(question, history, audiences)
         retrieved = time.perf_counter()
-        confidence = self.model.score(passages)
+        confidence = self.model.score(passages, unexplained(retrieval), retrieval.snapshot.embeddings)
         answer = None
         if confidence >= self.model.thresholds["answer"]:
             if self.llm is not None:
@@ -100,7 +102,7 @@ class AnswerService:
 
     def _extractive(self, asked: Question, retrieval: Retrieval, passages: list[PassageCandidate]) -> Answer:
         snapshot = retrieval.snapshot
-        selection = select(passages, self.model, snapshot)
+        selection = select(passages, snapshot)
         quotes = merge_adjacent([Quote(s.chunk, s.sentence.start, s.sentence.end, s.sentence.probability)
                                  for s in selection.sentences], snapshot)
         citations = [citation(n, q, snapshot) for n, q in enumerate(quotes, start=1)]

@@ -1,7 +1,8 @@
 """The default composer, no LLM: quote the source sentences that hold what the question asks.
 
-The passage the answer model rates most likely to answer is quoted: its two likeliest sentences, plus
-the likeliest sentence of each of the next two passages when the sentence model rates it as answering.
+The passage the answer model rates most likely to answer is quoted: its two likeliest sentences, then
+the likeliest sentence of the next passages, three quotes in all: when the best-rated passage is not
+the one that answers, the next one usually is.
 Two quotes that say the same thing are never both given: the primary source is quoted (the document
 the other one cites, e.g. the 2019 letter a guideline paraphrases) and the other is listed under
 "Se også"."""
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.features import PassageCandidate, SentenceCandidate, corpus_terms
-from bot.model import AnswerModel
 from ingest.clean import fold
 from ingest.snapshot import ChunkRecord, Snapshot
 
@@ -39,21 +39,18 @@ def _cites(citing: ChunkRecord, cited: ChunkRecord) -> bool:
     return cited.doc_id != citing.doc_id and fold(cited.title) in fold(citing.text)
 
 
-def select(passages: list[PassageCandidate], model: AnswerModel, snapshot: Snapshot) -> Selection:
+def select(passages: list[PassageCandidate], snapshot: Snapshot) -> Selection:
     """The chosen sentences (the best passage's first, in document order) and the passages seen also.
 
     The best passage gives its two likeliest sentences (two, because sentence vectors of one topical
-    passage are close and its best sentence is often the one next to the answer); each of the next two
-    passages gives its likeliest sentence when the sentence model rates it as answering."""
+    passage are close and its best sentence is often the one next to the answer); the next passages
+    give their likeliest sentence each, up to three quotes."""
     if not passages:
         return Selection([], [])
     ordered = sorted(passages, key=lambda p: p.probability, reverse=True)
     first = ordered[0]
     chosen = [Selected(first.hit.chunk, s) for s in _likeliest(first)[:2]]
-    for other in ordered[1:MAX_SENTENCES]:
-        best = _likeliest(other)[0]
-        if best.probability >= model.thresholds["sentence"]:
-            chosen.append(Selected(other.hit.chunk, best))
+    chosen += [Selected(other.hit.chunk, _likeliest(other)[0]) for other in ordered[1:MAX_SENTENCES]]
     chosen, see_also = _without_repeats(chosen, ordered, snapshot)
     chosen = chosen[:MAX_SENTENCES]
     head = chosen[0].chunk

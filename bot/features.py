@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bot.currency import superseded
 from bot.evidence import Concept, TermIndex, covered
 from bot.retrieve import Hit, Retrieval
@@ -19,6 +21,8 @@ from ingest.snapshot import Snapshot, per_generation
 from ingest.terms import terms
 
 PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
+EXPLAINING_SENTENCES = 3  # the question's closest sentences (in the top passages) that explain it
+EXPLAINING_PASSAGES = 5
 
 # What the question asks for, tolerant of missing æ/ø/å. The first pattern that matches wins.
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
@@ -182,6 +186,22 @@ class _Matcher:
 def _form(kind: str, text: str) -> float:
     pattern = _ANSWER_FORMS.get(kind)
     return float(bool(pattern and pattern.search(text)))
+
+
+def unexplained(retrieval: Retrieval) -> np.ndarray:
+    """The part of the question's vector its closest source sentences don't span: what it asks beyond
+    what the sources say (a hire date, a phone number, another topic), whatever the sources are about.
+
+    The kind model reads this rather than the question itself, so it learns which kinds of request the
+    sources don't answer, not which topics this corpus happens to cover."""
+    vector = retrieval.vector.astype(np.float64)
+    matrices = [retrieval.snapshot.sentence_matrix(h.chunk) for h in retrieval.hits[:EXPLAINING_PASSAGES]]
+    sentences = np.vstack([m for m in matrices if len(m)] or [np.zeros((0, len(vector)))]).astype(np.float64)
+    if not len(sentences):
+        return vector
+    closest = sentences[np.argsort(-(sentences @ vector))[:EXPLAINING_SENTENCES]].T
+    weights, *_ = np.linalg.lstsq(closest, vector, rcond=None)
+    return vector - closest @ weights
 
 
 def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidate]:

@@ -4,9 +4,14 @@
   question is labelled with. Unanswerable questions give only 0s.
 - sentence model: one row per quotable sentence of those passages; label 1 when it is in a labelled
   passage and holds a phrase the answer must contain.
+- kind model: one row per question, the part of its embedding its closest source sentences don't
+  explain (features.unexplained); label 1 when answerable. Its regularisation is the
+  one with the best out-of-fold AUC.
+- question model: one row per answerable question, the best passage's features; label 1 when a
+  labelled passage is among the three the passage model rates best.
 - thresholds: from out-of-fold probabilities (folds grouped by document section, so a section's
   questions never rate each other): `answer` is the lowest confidence at which answered questions are
-  right at least 95 % of the time, `confident` the same at 99 %, `sentence` maximises F1.
+  right at least 95 % of the time, `confident` the same at 99 %.
 Only the tune split is read; the held-out split is for `praktikbot eval` to report."""
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 
 from bot.answer import AnswerService
 from bot.evaluate import RIGHT_WITHIN, chunk_key, expected_chunks, split_key, split_of
-from bot.features import SIGNS, PassageCandidate
-from bot.model import AnswerModel, LinearModel, question_features
+from bot.features import SIGNS, PassageCandidate, unexplained
+from bot.model import AnswerModel, LinearModel, VectorModel, question_features
 from ingest.clean import fold
 
 ANSWER_PRECISION = 0.95
 CONFIDENT_PRECISION = 0.99  # answers above this are shown without a low-confidence mark
 FOLDS = 5
+KIND_C = (1.0, 3.0, 10.0, 30.0)  # regularisation tried for the kind model
 MIN_ANSWERED_SHARE = 0.1  # a precision measured on fewer of the tune questions is luck, not a rate
 
 
@@ -48,14 +54,14 @@ def _label_sentence(text: str, phrases: list[str]) -> int:
 
 
 def _collect(service: AnswerService, questions: list[dict], progress,
-             ) -> tuple[_Rows, _Rows, list[bool], list[bool]]:
-    passages, sentences, answerable, on_topic = _Rows(), _Rows(), [], []
+             ) -> tuple[_Rows, _Rows, list[bool], np.ndarray]:
+    passages, sentences, answerable, vectors = _Rows(), _Rows(), [], []
     for index, item in enumerate(questions):
         progress(index, len(questions))
-        _, _, candidates = service.candidates(item["question"])
+        _, retrieval, candidates = service.candidates(item["question"])
         wanted = expected_chunks(item)
         answerable.append(not item.get("abstain"))
-        on_topic.append(not item.get("abstain") or item.get("kind") == "borrowed")
+        vectors.append(unexplained(retrieval))
         group = split_key(item)
         for c in candidates:
             right = int(chunk_key(c.hit.chunk.source, c.hit.chunk.section) in wanted)
@@ -67,7 +73,7 @@ def _collect(service: AnswerService, questions: list[dict], progress,
             for s in c.sentences:
                 sentences.add(s.features, right * _label_sentence(s.text, item.get("must_contain_any", [])), group)
     progress(len(questions), len(questions))
-    return passages, sentences, answerable, on_topic
+    return passages, sentences, answerable, np.array(vectors, dtype=np.float64)
 
 
 def _matrix(rows: _Rows, names: list[str]) -> np.ndarray:
@@ -97,14 +103,47 @@ def _fit_linear(x: np.ndarray, y: np.ndarray, names: list[str]) -> LinearModel:
                        coef=w[:-1].round(6).tolist(), intercept=round(float(w[-1]), 6))
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: list[str], names: list[str]) -> np.ndarray:
+def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: list[str], fit_one, learn: np.ndarray | None = None,
+                 ) -> np.ndarray:
+    """Each row's probability from a model fitted without its section; only `learn` rows are fitted on."""
     from sklearn.model_selection import GroupKFold
 
+    learn = np.ones(len(y), dtype=bool) if learn is None else learn
     probabilities = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=FOLDS).split(x, y, groups):
-        probabilities[test] = _fit_linear(x[train], y[train], names).probabilities(
-            [dict(zip(names, row, strict=True)) for row in x[test]])
+        train = train[learn[train]]
+        probabilities[test] = fit_one(x[train], y[train])(x[test])
     return probabilities
+
+
+def _linear(names: list[str]):
+    def fit_one(x: np.ndarray, y: np.ndarray):
+        model = _fit_linear(x, y, names)
+        return lambda rows: model.probabilities([dict(zip(names, row, strict=True)) for row in rows])
+    return fit_one
+
+
+def _vector_model(c: float):
+    """Logistic regression over question embeddings; classes weighted alike, as the bank's mix is ours."""
+    from sklearn.linear_model import LogisticRegression
+
+    def fit_one(x: np.ndarray, y: np.ndarray):
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y)
+        return lambda rows: model.predict_proba(rows)[:, 1]
+    return fit_one
+
+
+def _fit_kind(vectors: np.ndarray, answerable: np.ndarray, groups: list[str], embeddings: str,
+              ) -> tuple[VectorModel, np.ndarray, float]:
+    """The kind model, its regularisation chosen by out-of-fold AUC (folds grouped by section)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    scored = {c: _out_of_fold(vectors, answerable, groups, _vector_model(c)) for c in KIND_C}
+    best = max(KIND_C, key=lambda c: roc_auc_score(answerable, scored[c]))
+    model = LogisticRegression(C=best, class_weight="balanced", max_iter=5000).fit(vectors, answerable)
+    return (VectorModel(embeddings=embeddings, coef=model.coef_[0].round(6).tolist(),
+                        intercept=round(float(model.intercept_[0]), 6)), scored[best], best)
 
 
 def _threshold_for(confidence: np.ndarray, right: np.ndarray, precision: float) -> tuple[float, bool]:
@@ -123,31 +162,20 @@ def _threshold_for(confidence: np.ndarray, right: np.ndarray, precision: float) 
     return float(confidence[order][int(np.argmax(f_half))]), False
 
 
-def _best_f1(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    best, best_t = -1.0, 0.5
-    for t in np.unique(probabilities.round(3)):
-        predicted = probabilities >= t
-        tp = float(np.sum(predicted & (labels == 1)))
-        f1 = 2 * tp / max(1.0, float(np.sum(predicted) + np.sum(labels == 1)))
-        if f1 > best:
-            best, best_t = f1, float(t)
-    return best_t
-
-
 def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lambda done, total: None) -> AnswerModel:
     from sklearn.metrics import roc_auc_score
 
     tune = [q for q in questions if split_of(q) == "tune"]
     if not tune:
         raise ValueError("the question set has no tune questions to fit on")
-    passages, sentences, answerable, on_topic = _collect(service, tune, progress)
+    passages, sentences, answerable, vectors = _collect(service, tune, progress)
     candidates = passages.candidates
     passage_names = sorted(passages.features[0])
     xp, yp = _matrix(passages, passage_names), np.array(passages.labels)
 
     # the sentence and question models learn from the passage model's out-of-fold verdicts, as they will
     # meet verdicts on unseen questions
-    oof = _out_of_fold(xp, yp, passages.groups, passage_names)
+    oof = _out_of_fold(xp, yp, passages.groups, _linear(passage_names))
     by_question: dict[int, list[tuple[PassageCandidate, int]]] = {}
     for candidate, p, label, q in zip(candidates, oof, yp, passages.question, strict=True):
         candidate.probability = float(p)
@@ -156,44 +184,41 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
         by_question.setdefault(q, []).append((candidate, int(label)))
     sentence_names = sorted(sentences.features[0])
     xs, ys = _matrix(sentences, sentence_names), np.array(sentences.labels)
+    # a question with no content words has no passages: the bot declines it before any model is asked
     asked = sorted(by_question)
     qrows = [question_features([c for c, _ in by_question[q]]) for q in asked]
     right = np.array([int(any(label for _, label in sorted(by_question[q], key=lambda c: -c[0].probability)
                               [:RIGHT_WITHIN])) for q in asked])
     question_names = sorted(qrows[0])
     xq = np.array([[r[n] for n in question_names] for r in qrows])
-    groups = [passages.groups[passages.question.index(q)] for q in asked]
-    # confidence = P(about the sources' topic at all) × P(right | on topic): chit-chat and other topics
-    # are told apart by the first, questions that borrow the sources' words by the second
-    topical = np.array([int(on_topic[q]) for q in asked])
-    inside = topical == 1
-    topic_p = _out_of_fold(xq, topical, groups, question_names)
-    right_p = np.zeros(len(asked))
-    right_p[inside] = _out_of_fold(xq[inside], right[inside], [g for g, i in zip(groups, inside, strict=True) if i],
-                                   question_names)
-    confidence = topic_p * right_p
+    groups = [split_key(tune[q]) for q in asked]
+    is_answerable = np.array([int(answerable[q]) for q in asked])
+    # confidence = P(the sources answer questions of this kind) × P(the best passages hold the answer):
+    # the first tells borrowed words, other topics and chit-chat from real questions, the second catches
+    # retrieval that missed
+    kind, kind_p, kind_c = _fit_kind(vectors[asked], is_answerable, groups, service.settings.embeddings)
+    right_p = _out_of_fold(xq, right, groups, _linear(question_names), learn=is_answerable == 1)
+    confidence = kind_p * right_p
     answer_at, answer_met = _threshold_for(confidence, right, ANSWER_PRECISION)
     confident_at, confident_met = _threshold_for(confidence, right, CONFIDENT_PRECISION)
     if not confident_met:  # without the promised precision nothing is confident
         confident_at = answer_at if answer_met else 1.0
-    thresholds = {"answer": answer_at, "confident": confident_at,
-                  "sentence": _best_f1(_out_of_fold(xs, ys, sentences.groups, sentence_names), ys)}
-    thresholds["confident"] = max(thresholds["confident"], thresholds["answer"])
+    thresholds = {"answer": answer_at, "confident": max(confident_at, answer_at)}
     answered = confidence >= thresholds["answer"]
-    answerable = [answerable[q] for q in asked]
-    n_answerable = int(sum(answerable))
+    inside = is_answerable == 1
     return AnswerModel(
-        passage=_fit_linear(xp, yp, passage_names), sentence=_fit_linear(xs, ys, sentence_names),
-        topic=_fit_linear(xq, topical, question_names), question=_fit_linear(xq[inside], right[inside], question_names),
+        passage=_fit_linear(xp, yp, passage_names), sentence=_fit_linear(xs, ys, sentence_names), kind=kind,
+        question=_fit_linear(xq[inside], right[inside], question_names),
         thresholds={k: round(v, 6) for k, v in thresholds.items()}, english_bridge=bridge,
         fit={"fitted_at": time.strftime("%Y-%m-%d"), "tune_questions": len(tune),
-             "tune_answerable": n_answerable, "precision_target": ANSWER_PRECISION,
+             "tune_answerable": int(sum(answerable)), "precision_target": ANSWER_PRECISION,
              "precision_target_met": answer_met, "passage_rows": len(yp), "sentence_rows": len(ys),
+             "kind_c": kind_c,
              "out_of_fold": {
                  "auc": round(float(roc_auc_score(right, confidence)), 4),
+                 "kind_auc": round(float(roc_auc_score(is_answerable, kind_p)), 4),
                  "precision": round(float(right[answered].mean()) if answered.any() else 0.0, 4),
-                 "answered_right": round(float(np.sum(right * answered)) / max(1, n_answerable), 4),
-                 "unanswerable_declined": round(float(np.mean([not a for a, ok in zip(answered, answerable,
-                                                                                        strict=True) if not ok]
-                                                               or [0.0])), 4)}},
+                 "answered_right": round(float(np.sum(right * answered)) / max(1, int(sum(answerable))), 4),
+                 "unanswerable_declined": round(float(np.mean(~answered[~inside])) if (~inside).any() else 0.0,
+                                                4)}},
     )

@@ -2,12 +2,13 @@
 
 - passage model: how likely a retrieved passage is one that answers the question (ranks what to quote);
 - sentence model: how likely a sentence of a passage holds what the question asks for;
-- topic model: how likely the question is about what the sources cover at all (not chit-chat, another
-  municipal topic or an injection);
-- question model: for a question on the topic, how likely the answer built from the top passages is
-  right (the sources may still lack the very fact asked for). Both read the best passage's features
-  and the passage model's verdicts.
-The answer's `confidence` is topic × question; below the `answer` threshold (chosen for precision
+- kind model: how likely a question of this kind is one the sources answer at all. It reads the part
+  of the question's embedding that its closest source sentences don't explain, so it learns what kind
+  of request goes beyond the sources (a hire date, a phone number, a budget, an opinion, chit-chat,
+  another topic) rather than how well some passage matches the words, or which topics this corpus has;
+- question model: for an answerable question, how likely the passages rated best hold the answer
+  (retrieval may still miss). It reads the best passage's features and the passage model's verdicts.
+The answer's `confidence` is kind × question; below the `answer` threshold (chosen for precision
 ≥ 0.95 on the tune set where reachable) the bot declines.
 
 Stored as JSON in the package (bot/resources/answer_model.json), written by `praktikbot eval --fit`
@@ -26,7 +27,7 @@ import numpy as np
 
 from bot.features import PassageCandidate
 
-FORMAT = 1
+FORMAT = 2
 MODEL_RESOURCE = "resources/answer_model.json"
 
 
@@ -54,12 +55,28 @@ class LinearModel:
 
 
 @dataclass
+class VectorModel:
+    """Logistic regression over (part of) a question's embedding; only meaningful for the embeddings it
+    was fitted with."""
+
+    embeddings: str  # the embeddings setting the vectors came from
+    coef: list[float]
+    intercept: float
+
+    def probability(self, vector: np.ndarray, embeddings: str) -> float:
+        if embeddings != self.embeddings or len(vector) != len(self.coef):
+            raise ModelError(f"the answer model was fitted on {self.embeddings} vectors, and the index uses "
+                             f"{embeddings}: refit with `praktikbot eval --fit`")
+        return float(1.0 / (1.0 + np.exp(-(float(vector @ np.asarray(self.coef)) + self.intercept))))
+
+
+@dataclass
 class AnswerModel:
     passage: LinearModel
     sentence: LinearModel
-    topic: LinearModel
+    kind: VectorModel
     question: LinearModel
-    thresholds: dict[str, float]  # answer, confident, sentence
+    thresholds: dict[str, float]  # answer, confident
     english_bridge: str = "glossary"  # how English questions reach Danish words: "glossary" or "none"
     fit: dict = field(default_factory=dict)  # what it was fitted on and how it scored there
     format: int = FORMAT
@@ -68,10 +85,15 @@ class AnswerModel:
     def unfitted(cls, bridge: str) -> AnswerModel:
         """A model with no weights, for computing the features a fit needs."""
         empty = LinearModel(names=[], mean=[], scale=[], coef=[], intercept=0.0)
-        return cls(passage=empty, sentence=empty, topic=empty, question=empty, thresholds={}, english_bridge=bridge)
+        return cls(passage=empty, sentence=empty, kind=VectorModel(embeddings="", coef=[], intercept=0.0),
+                   question=empty, thresholds={}, english_bridge=bridge)
 
-    def score(self, passages: list[PassageCandidate]) -> float:
-        """Set every passage's and sentence's probability; return the confidence that the answer is right."""
+    def score(self, passages: list[PassageCandidate], unexplained: np.ndarray | None = None,
+              embeddings: str = "") -> float:
+        """Set every passage's and sentence's probability; return the confidence that the answer is right.
+
+        `unexplained` is features.unexplained(retrieval); without it only the passages are rated, and the
+        confidence is 0."""
         if not passages:
             return 0.0
         for passage, p in zip(passages, self.passage.probabilities([c.features for c in passages]), strict=True):
@@ -81,8 +103,10 @@ class AnswerModel:
         sentences = [s for c in passages for s in c.sentences]
         for sentence, p in zip(sentences, self.sentence.probabilities([s.features for s in sentences]), strict=True):
             sentence.probability = float(p)
-        features = [question_features(passages)]
-        return float(self.topic.probabilities(features)[0] * self.question.probabilities(features)[0])
+        if unexplained is None:
+            return 0.0
+        right = float(self.question.probabilities([question_features(passages)])[0])
+        return self.kind.probability(unexplained, embeddings) * right
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -93,7 +117,7 @@ class AnswerModel:
             raise ModelError(f"answer model format {data.get('format')} is not {FORMAT}; refit with "
                              "`praktikbot eval --fit`")
         return cls(passage=LinearModel(**data["passage"]), sentence=LinearModel(**data["sentence"]),
-                   topic=LinearModel(**data["topic"]), question=LinearModel(**data["question"]),
+                   kind=VectorModel(**data["kind"]), question=LinearModel(**data["question"]),
                    thresholds=data["thresholds"], english_bridge=data.get("english_bridge", "glossary"),
                    fit=data.get("fit", {}), format=data["format"])
 

@@ -34,10 +34,16 @@ class Retrieval:
     top_lexical: float = 0.0  # the best BM25 score of any chunk, to put each hit's in proportion
 
 
-def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int = 5) -> Retrieval:
+def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int = 5,
+             audiences: frozenset[str] | None = None) -> Retrieval:
+    """The k best passages; with `audiences`, only passages of documents meant for them (drafts for the
+    press see public sources only)."""
     snapshot = reader.snapshot
     dense = reader.dense(snapshot, vector, CANDIDATES)
     lexical = reader.lexical(snapshot, lexical_text, CANDIDATES)
+    if audiences is not None:
+        dense = [(c, s) for c, s in dense if c.audience in audiences]
+        lexical = [(c, s) for c, s in lexical if c.audience in audiences]
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
         hits[chunk.chunk_id] = Hit(chunk, 1.0 / (RRF_K + rank + 1), score, 0.0, dense_rank=rank)

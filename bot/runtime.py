@@ -58,9 +58,11 @@ class Runtime:
                     self._service = AnswerService(self.settings, IndexReader(self.settings))
         return self._service
 
-    def ask(self, question: str, history: list[Turn] | None = None, channel: str = "api") -> tuple[Answer, int]:
-        """Answer and write the audit log; returns the answer and its audit id (for feedback)."""
-        answer = self.service.ask(question, history)
+    def ask(self, question: str, history: list[Turn] | None = None, channel: str = "api",
+            audiences: frozenset[str] | None = None) -> tuple[Answer, int]:
+        """Answer and write the audit log; returns the answer and its audit id (for feedback).
+        `audiences` limits the sources (None: all, for staff)."""
+        answer = self.service.ask(question, history, audiences)
         audit_id = self.records.audit(channel, answer)
         for observe in self.answer_observers:
             observe(answer, channel)

@@ -18,7 +18,10 @@ from ingest.loaders import DocumentError, decode_text, load_file
 
 SIDECAR_SUFFIX = ".meta.yaml"
 # Bumped when cleaning or splitting changes, so every document is re-processed once.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
+# Who may read a document: "public" sources may be quoted to journalists and citizens; the default is
+# "internal", so a document nobody classified is never sent out.
+AUDIENCES = ("public", "internal")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _TYPES_BY_FOLDER = {
     "inquiry-answers": "inquiry-answer", "henvendelser": "inquiry-answer", "svar": "inquiry-answer",
@@ -36,6 +39,7 @@ class SourceDocument:
     doc_type: str
     text: str  # the cleaned text every chunk offset and quote refers to
     valid_from: str | None = None
+    audience: str = "internal"
     metadata: dict = field(default_factory=dict)
 
 
@@ -111,9 +115,13 @@ def read_document(path: Path, knowledge_dir: Path) -> SourceDocument:
     title = str(metadata.get("title") or _first_heading(text) or path.stem.replace("-", " ")).strip()
     folder = Path(source).parts[0] if len(Path(source).parts) > 1 else ""
     doc_type = str(metadata.get("type") or _TYPES_BY_FOLDER.get(folder, "document"))
+    audience = str(metadata.get("audience") or "internal").strip().lower()
+    if audience not in AUDIENCES:
+        raise DocumentError(f"audience skal være {' eller '.join(AUDIENCES)}, ikke {audience!r} "
+                            f"(audience must be public or internal)")
     return SourceDocument(
         doc_id=doc_id_for(source), source=source, content_hash=digest, title=title, doc_type=doc_type,
-        text=text, valid_from=_as_date_text(metadata.get("valid_from")), metadata=metadata,
+        text=text, valid_from=_as_date_text(metadata.get("valid_from")), audience=audience, metadata=metadata,
     )
 
 

@@ -37,6 +37,7 @@ class DocumentRecord:
     chunk_ids: list[str]
     ingested_at: float
     metadata: dict = field(default_factory=dict)
+    audience: str = "internal"  # "public" or "internal" (ingest.documents.AUDIENCES)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ChunkRecord:
     content_hash: str
     sentences: list[tuple[int, int]]  # offsets into the document text
     sentence_row: int = 0  # first row of this chunk's sentences in `Snapshot.sentence_vectors`
+    audience: str = "internal"
 
 
 @dataclass

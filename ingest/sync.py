@@ -112,12 +112,12 @@ def _records(doc: SourceDocument, chunks: list[Chunk]) -> tuple[DocumentRecord, 
     document = DocumentRecord(
         doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
         valid_from=doc.valid_from, content_hash=doc.content_hash, chunk_ids=[c.chunk_id for c in chunks],
-        ingested_at=time.time(), metadata=json.loads(json.dumps(keep, default=str)),
+        ingested_at=time.time(), metadata=json.loads(json.dumps(keep, default=str)), audience=doc.audience,
     )
     records = [ChunkRecord(
         chunk_id=c.chunk_id, doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
         section=c.section, heading=c.heading, valid_from=doc.valid_from, start=c.start, end=c.end,
-        text=c.text, content_hash=c.content_hash, sentences=c.sentences,
+        text=c.text, content_hash=c.content_hash, sentences=c.sentences, audience=doc.audience,
     ) for c in chunks]
     return document, records
 
@@ -243,7 +243,7 @@ def _chroma_metadata(record: ChunkRecord) -> dict:
     return {
         "doc_id": record.doc_id, "source": record.source, "title": record.title, "type": record.doc_type,
         "section": record.section, "valid_from": record.valid_from or "", "start": record.start,
-        "end": record.end, "content_hash": record.content_hash,
+        "end": record.end, "content_hash": record.content_hash, "audience": record.audience,
     }
 
 

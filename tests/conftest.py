@@ -23,17 +23,34 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+# Settings that change what an ingest builds: with any of them overridden, a test ingests for itself.
+INDEX_SETTINGS = {"embeddings", "chroma_url", "collection", "knowledge_dir", "data_dir"}
+
+
+def _ingested_copy(root: Path, **overrides: object) -> Settings:
+    shutil.copytree(KNOWLEDGE, root / "knowledge")
+    settings = make_settings(root, **overrides)
+    report = sync(settings)
+    assert not report.failed, report.failed
+    return settings
+
+
+@pytest.fixture(scope="session")
+def template_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo corpus ingested once per session; tests that change documents get a copy of it."""
+    return _ingested_copy(tmp_path_factory.mktemp("template")).data_dir.parent
+
+
 @pytest.fixture
-def make_index(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
-    """Build a fresh, ingested copy of the knowledge dir; for tests that change documents."""
+def make_index(tmp_path_factory: pytest.TempPathFactory, template_index: Path) -> Callable[..., Settings]:
+    """A fresh, ingested copy of the knowledge dir and its index; for tests that change documents."""
 
     def build(**overrides: object) -> Settings:
         root = tmp_path_factory.mktemp("praktikbot")
-        shutil.copytree(KNOWLEDGE, root / "knowledge")
-        settings = make_settings(root, **overrides)
-        report = sync(settings)
-        assert not report.failed, report.failed
-        return settings
+        if INDEX_SETTINGS & overrides.keys():
+            return _ingested_copy(root, **overrides)
+        shutil.copytree(template_index, root, dirs_exist_ok=True)
+        return make_settings(root, **overrides)
 
     return build
 
@@ -41,12 +58,7 @@ def make_index(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settin
 @pytest.fixture(scope="session")
 def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One ingested copy for the read-only tests of the whole session (ingest takes seconds)."""
-    root = tmp_path_factory.mktemp("shared")
-    shutil.copytree(KNOWLEDGE, root / "knowledge")
-    settings = make_settings(root)
-    report = sync(settings)
-    assert not report.failed, report.failed
-    return settings
+    return _ingested_copy(tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture
