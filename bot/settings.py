@@ -1,5 +1,7 @@
 """All settings (see the README's table): the index's, plus the LLM, admin and Slack ones."""
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -17,7 +19,20 @@ class Settings(IndexSettings):
     slack_bot_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_app_token: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+    # days an answer stays in the audit log (with its feedback); None keeps it. `praktikbot purge` and the
+    # start of `praktikbot serve` delete what is older
+    audit_days: int | None = Field(default=None, ge=0)
+    # web limits: the largest request body (uploads have their own cap), and asks/drafts per client a minute
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_ask_per_minute: int = Field(default=60, ge=1)
+    rate_draft_per_minute: int = Field(default=10, ge=1)
 
     @property
     def slack_admin_ids(self) -> set[str]:
         return {part.strip() for part in self.slack_admins.split(",") if part.strip()}
+
+    # in a Slack thread the bot has answered in: answer "questions" (a "?" or a question word), "all" messages,
+    # or only "mentions" of the bot; thanks ("tak!") never get an answer
+    slack_thread_replies: Literal["questions", "all", "mentions"] = "questions"
+    # questions one Slack user may ask a minute (per process); over it the user is told once to wait
+    slack_user_rate_per_minute: int = Field(default=20, ge=1)

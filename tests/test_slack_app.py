@@ -10,9 +10,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -26,9 +27,11 @@ from websockets.sync.server import ServerConnection, serve
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import slack_router, start_socket_mode_in_background, texts
+from bot.slack.ratelimit import RateLimit
 from bot.web.app import create_app
 
 SECRET = "test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
 ADMIN, USER = "UADMIN", "UUSER"
 BOT_USER, BOT_ID = "UBOT", "BBOT"
 SEED_TITLE = "Svar på henvendelse om virksomhedspraktik"
@@ -44,6 +47,7 @@ class FakeSlack:
         self.calls: list[tuple[str, dict]] = []
         self.messages: list[dict] = []
         self.fail_next: dict[str, str] = {}  # method → the error its next call answers with
+        self.hold: dict[str, threading.Event] = {}  # method → answered only once the event is set
         self.ws_url = ""
         self._changed = threading.Condition()
         self._clock = itertools.count(int(time.time()))
@@ -86,6 +90,9 @@ class FakeSlack:
         with self._changed:
             self.calls.append((method, payload))
             self._changed.notify_all()
+        if method in self.hold:  # a slow Slack: the call is recorded, its answer waits
+            assert self.hold[method].wait(WAIT_SECONDS)
+        with self._changed:
             if method in self.fail_next:
                 return {"ok": False, "error": self.fail_next.pop(method)}
             return self._answer(method, payload)
@@ -183,16 +190,20 @@ def sources_text(blocks: list[dict]) -> str:
 def slack_settings(base: Settings, fake: FakeSlack, **overrides: object) -> Settings:
     return base.model_copy(update={"slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET,
                                    "slack_api_url": f"{fake.url}/api", "slack_admins": f"{ADMIN}, UOTHER",
-                                   "public_url": "https://praktikbot.example", **overrides})
+                                   "public_url": "https://praktikbot.example",
+                                   "slack_user_rate_per_minute": 10_000,  # only the rate limit's tests hit it
+                                   **overrides})
 
 
 @contextmanager
-def serving(runtime: Runtime) -> Iterator[str]:
-    """A minimal web app with the Slack router, served by uvicorn on a free port; yields its base URL."""
-    app = FastAPI()
-    router = slack_router(runtime)
-    assert router is not None
-    app.include_router(router)
+def serving(runtime: Runtime, app: FastAPI | None = None, limit: RateLimit | None = None) -> Iterator[str]:
+    """A web app (by default a minimal one with the Slack router), served by uvicorn on a free port;
+    yields its base URL."""
+    if app is None:
+        app = FastAPI()
+        router = slack_router(runtime, limit)
+        assert router is not None
+        app.include_router(router)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -231,18 +242,19 @@ def channel() -> str:
     return "C" + uuid.uuid4().hex[:8].upper()
 
 
-def post_signed(web: str, body: str, content_type: str, *, secret: str = SECRET,
-                timestamp: int | None = None) -> httpx.Response:
+def post_signed(web: str, body: str, content_type: str, *, secret: str = SECRET, timestamp: int | str | None = None,
+                headers: dict[str, str] | None = None) -> httpx.Response:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    return httpx.post(f"{web}/slack/events", content=body.encode(), timeout=10,
+    return httpx.post(f"{web}/slack/events", content=body.encode(), timeout=WAIT_SECONDS,
                       headers={"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
-                               "X-Slack-Signature": signature})
+                               "X-Slack-Signature": signature, **(headers or {})})
 
 
-def send_event(web: str, event: dict, **signing: object) -> httpx.Response:
+def send_event(web: str, event: dict, event_id: str | None = None, **signing: object) -> httpx.Response:
+    """An Events API callback as Slack posts it; a retry repeats its event_id (and says so in headers)."""
     body = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-            "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()), "event": event}
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()), "event": event}
     return post_signed(web, json.dumps(body), "application/json", **signing)
 
 
@@ -467,6 +479,215 @@ def test_forged_signature_and_stale_timestamp_are_rejected(web: str, fake: FakeS
     assert (forged.status_code, stale.status_code) == (401, 401)
     time.sleep(0.3)
     assert not fake.recorded("chat.postMessage", lambda p: p["channel"] == chan)
+
+
+# --- Slack as it really behaves ----------------------------------------------------------------------
+
+
+def dm_channel() -> str:
+    return "D" + uuid.uuid4().hex[:8].upper()
+
+
+def posted_in(fake: FakeSlack, chan: str) -> list[dict]:
+    return fake.recorded("chat.postMessage", lambda p: p["channel"] == chan)
+
+
+def asked(reply: dict) -> str:
+    """The question an answer in Slack was given to (its message metadata)."""
+    return reply["metadata"]["event_payload"]["question"]
+
+
+def test_slack_escapes_and_markup_are_undone_before_asking_and_auditing(web: str, fake: FakeSlack, runtime: Runtime):
+    chan = channel()
+    send_event(web, mention(fake, chan, "Bruger forvaltningen KLV-listerne fra RAR &amp; jobcentret, "
+                                        "<@U0ANNA|anna>? <!here> Se <#C0PRAKTIK|praktik> og "
+                                        "<https://kk.dk/klv?a=1&amp;b=2|KLV &lt;2019&gt;>"))
+    reply = replies_in(fake, chan)[0]
+    seen = "Bruger forvaltningen KLV-listerne fra RAR & jobcentret, @anna? Se #praktik og KLV <2019>"
+    assert asked(reply) == seen
+    audit_id = int(buttons(reply["blocks"])["feedback_up"]["value"])
+    assert runtime.records.answer(audit_id).question == seen
+    assert [r["question"] for r in runtime.records.recent_audit(limit=20) if r["id"] == audit_id] == [seen]
+
+    _, path = send_command(web, fake, "Hvad gælder for A &amp; B &lt;C&gt;?", chan=chan)
+    audit_id = int(buttons(fake.wait(path)[0]["blocks"])["feedback_up"]["value"])
+    assert runtime.records.answer(audit_id).question == "Hvad gælder for A & B <C>?"
+
+
+def test_a_retried_event_is_acknowledged_and_answered_once(web: str, fake: FakeSlack):
+    chan = channel()
+    event, event_id = mention(fake, chan, KLV_QUESTION), f"Ev{uuid.uuid4().hex[:10]}"
+    assert send_event(web, event, event_id=event_id).status_code == 200
+    replies_in(fake, chan)
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert send_event(web, event, event_id=event_id, headers=retry).status_code == 200
+    assert send_event(web, event, event_id=event_id).status_code == 200  # the same id, without the headers
+    later = mention(fake, chan, "Hvad er en virksomhedspraktik?")
+    send_event(web, later)
+    replies = replies_in(fake, chan, 2)
+    assert replies[1]["thread_ts"] == later["ts"] and len(posted_in(fake, chan)) == 2
+
+
+def test_a_retry_of_an_event_that_never_arrived_is_answered(web: str, fake: FakeSlack):
+    chan = channel()
+    event = mention(fake, chan, KLV_QUESTION)
+    send_event(web, event, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    assert replies_in(fake, chan)[0]["thread_ts"] == event["ts"]
+
+
+def test_two_replicas_given_the_same_event_answer_it_once(web: str, fake: FakeSlack, runtime: Runtime):
+    chan = channel()
+    event, event_id = mention(fake, chan, KLV_QUESTION), f"Ev{uuid.uuid4().hex[:10]}"
+    with serving(runtime) as replica, ThreadPoolExecutor(2) as pool:
+        sent = list(pool.map(lambda url: send_event(url, event, event_id=event_id), [web, replica]))
+        assert [r.status_code for r in sent] == [200, 200]
+        later = mention(fake, chan, "Hvad er en virksomhedspraktik?")
+        send_event(replica, later)
+        replies = replies_in(fake, chan, 2)
+    assert {r["thread_ts"] for r in replies} == {event["ts"], later["ts"]} and len(posted_in(fake, chan)) == 2
+
+
+def test_edits_deletions_and_bots_are_ignored(web: str, fake: FakeSlack):
+    dm, chan = dm_channel(), channel()
+    original = fake.user_message(dm, KLV_QUESTION)
+    stamp = {"channel": dm, "channel_type": "im"}
+    edited_ts = fake.next_ts()
+    ignored = [
+        {"type": "message", "subtype": "message_changed", "hidden": True, "ts": edited_ts, "event_ts": edited_ts,
+         "message": {**original, "text": KLV_QUESTION + " Og RAR?", "edited": {"user": USER, "ts": edited_ts}},
+         "previous_message": original, **stamp},
+        {"type": "message", "subtype": "message_deleted", "hidden": True, "ts": fake.next_ts(),
+         "deleted_ts": original["ts"], "previous_message": original, **stamp},
+        {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER", "username": "Andenbot",
+         "text": KLV_QUESTION, "ts": fake.next_ts(), **stamp},
+        {"type": "message", "user": "U0OTHERBOT", "bot_id": "B0OTHER", "app_id": "A2", "text": KLV_QUESTION,
+         "bot_profile": {"id": "B0OTHER", "name": "Andenbot"}, "ts": fake.next_ts(), **stamp},
+        {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "app_id": "A1", "text": KLV_QUESTION,
+         "ts": fake.next_ts(), **stamp},
+        {"type": "message", "subtype": "me_message", "user": USER, "text": "spørger om KLV", "ts": fake.next_ts(),
+         **stamp},
+    ]
+    ts = fake.next_ts()
+    ignored.append({"type": "app_mention", "user": "U0OTHERBOT", "bot_id": "B0OTHER", "channel": chan,
+                    "text": f"<@{BOT_USER}> {KLV_QUESTION}", "ts": ts, "event_ts": ts})
+    assert {send_event(web, event).status_code for event in ignored} == {200}
+
+    question = fake.user_message(dm, "Hvad er KLV-listen?")
+    send_event(web, {**question, "channel_type": "im"})
+    human = mention(fake, chan, KLV_QUESTION)
+    send_event(web, human)
+    assert asked(replies_in(fake, dm)[0]) == "Hvad er KLV-listen?"
+    assert replies_in(fake, chan)[0]["thread_ts"] == human["ts"]
+    assert len(posted_in(fake, dm)) == 1 and len(posted_in(fake, chan)) == 1
+    assert len(fake.recorded("conversations.history", lambda p: p["channel"] == dm)) == 1
+
+
+def test_in_a_thread_only_questions_are_answered_and_thanks_cost_no_api_call(web: str, fake: FakeSlack):
+    chan = channel()
+    first = mention(fake, chan, KLV_QUESTION)
+    send_event(web, first)
+    replies_in(fake, chan)
+    for text in ("tak!", "Tusind tak :pray:", "thanks 👍", "ok", "Jeg ringer til jobcentret i morgen."):
+        send_event(web, {**fake.user_message(chan, text, thread_ts=first["ts"]), "channel_type": "channel"})
+    follow_up = fake.user_message(chan, "og hvad med ledighedsydelse", thread_ts=first["ts"])
+    send_event(web, {**follow_up, "channel_type": "channel"})
+    reply = replies_in(fake, chan, 2)[1]
+    assert asked(reply) == "og hvad med ledighedsydelse" and reply["thread_ts"] == first["ts"]
+    assert len(posted_in(fake, chan)) == 2
+    assert len(fake.recorded("conversations.replies", lambda p: p["channel"] == chan)) == 1  # the follow-up's
+
+
+def test_a_slow_slack_call_does_not_hold_up_the_web_app(fake: FakeSlack, runtime: Runtime):
+    chan = channel()
+    checks = len(fake.recorded("auth.test"))
+    fake.hold["auth.test"] = gate = threading.Event()  # a new app's first request waits for auth.test
+    try:
+        with serving(runtime, create_app(runtime)) as web, ThreadPoolExecutor(1) as pool:
+            delivered = pool.submit(send_event, web, mention(fake, chan, KLV_QUESTION))
+            fake.wait("auth.test", count=checks + 1)
+            health = httpx.get(f"{web}/healthz", timeout=WAIT_SECONDS)  # while that request waits on Slack
+            assert health.status_code == 200 and not delivered.done()
+            gate.set()
+            assert delivered.result().status_code == 200
+            assert "[1]" in replies_in(fake, chan)[0]["blocks"][0]["text"]["text"]
+    finally:
+        del fake.hold["auth.test"]
+        gate.set()
+
+
+def _refused_bodies(fake: FakeSlack, chan: str) -> list[tuple[str, str]]:
+    """Signed bodies Slack never sends, each one that a lenient reader would have answered in `chan`."""
+    callback = json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                           "event_id": "EvBad", "event_time": int(time.time()),
+                           "event": mention(fake, chan, KLV_QUESTION)})
+    click = {"type": "block_actions", "user": {"id": USER}, "team": {"id": "T1"}, "api_app_id": "A1",
+             "channel": {"id": chan}, "response_url": fake.response_url(), "trigger_id": "1.2.trigger",
+             "actions": [{"action_id": "share", "value": "1", "type": "button"}]}
+    return [(f"[{callback}]", "application/json"), (callback[:-1], "application/json"),
+            (f"[{callback}]", "application/json; charset=utf-8"), ("ja tak", "application/json"),
+            ("payload=" + quote(json.dumps([click])), FORM), ("payload=" + quote(json.dumps(click)[:-1]), FORM)]
+
+
+def test_signed_bodies_that_are_not_slacks_get_400_and_nothing_is_posted(web: str, fake: FakeSlack):
+    chan = channel()
+    for body, content_type in _refused_bodies(fake, chan):
+        response = post_signed(web, body, content_type)
+        assert response.status_code == 400, body
+        assert response.json()["detail"].startswith("ugyldig Slack-forespørgsel (invalid Slack request)")
+    assert not [call for call in fake.calls if chan in json.dumps(call[1])]
+
+
+def test_a_timestamp_that_is_no_number_gets_401(web: str, fake: FakeSlack):
+    chan = channel()
+    body = json.dumps({"type": "event_callback", "event_id": "EvAbc", "event": mention(fake, chan, KLV_QUESTION)})
+    for secret in (SECRET, "not-the-secret"):
+        response = post_signed(web, body, "application/json", secret=secret, timestamp="abc")
+        assert response.status_code == 401 and "signatur" in response.json()["detail"]
+    unsigned = httpx.post(f"{web}/slack/events", content=body, timeout=WAIT_SECONDS,
+                          headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": "abc"})
+    assert unsigned.status_code == 401 and unsigned.json()["detail"]
+    assert not [call for call in fake.calls if chan in json.dumps(call[1])]
+
+
+def test_slacks_ssl_check_of_the_command_url_is_answered(web: str):
+    response = httpx.post(f"{web}/slack/events", content="ssl_check=1&token=legacy", timeout=WAIT_SECONDS,
+                          headers={"Content-Type": FORM})
+    assert response.status_code == 200 and not response.content
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", str(2**63), str(2**63 - 1), "", "1e3"])
+def test_a_button_whose_value_is_no_stored_answer_says_it_has_expired(
+        web: str, fake: FakeSlack, runtime: Runtime, value: str):
+    chan, user = channel(), "U" + uuid.uuid4().hex[:8].upper()
+    for action_id in ("feedback_up", "feedback_down", "show_sources", "share"):
+        response, path = send_action(web, fake, action_id, value, chan, user=user)
+        assert response.status_code == 200
+        assert fake.wait(path)[0]["text"] == texts.EXPIRED
+    assert not [f for f in runtime.records.recent_feedback(limit=200) if f["user"] == user]
+    assert not posted_in(fake, chan)
+
+
+def test_over_the_rate_limit_a_user_is_told_once_and_not_answered(fake: FakeSlack, runtime: Runtime):
+    dm, calm_dm, tag = dm_channel(), dm_channel(), uuid.uuid4().hex[:6]
+    questions = [f"Hvad er KLV-listen {tag} {n}?" for n in range(4)]
+    with serving(runtime, limit=RateLimit(2, clock=lambda: 0.0)) as web:  # time stands still: one window
+        for question in questions:
+            send_event(web, {**fake.user_message(dm, question, user="U0EAGER"), "channel_type": "im"})
+        told = fake.wait("chat.postEphemeral", lambda p: p["channel"] == dm)[0]
+        assert (told["user"], told["text"]) == ("U0EAGER", texts.RATE_LIMITED)
+        answered = {asked(reply) for reply in replies_in(fake, dm, 2)}
+        send_event(web, {**fake.user_message(calm_dm, KLV_QUESTION, user="U0CALM"), "channel_type": "im"})
+        assert asked(replies_in(fake, calm_dm)[0]) == KLV_QUESTION  # another user is not held up
+
+        for _ in range(2):  # one after the other: /praktik counts against the same limit
+            _, path = send_command(web, fake, KLV_QUESTION, user="U0CMD")
+            assert "[1]" in " ".join(block_texts(fake.wait(path)[0]["blocks"]))
+        _, path = send_command(web, fake, KLV_QUESTION, user="U0CMD")
+        assert fake.wait(path)[0]["text"] == texts.RATE_LIMITED
+    assert len(answered) == 2 and len(posted_in(fake, dm)) == 2
+    assert len(fake.recorded("chat.postEphemeral", lambda p: p["channel"] == dm)) == 1
+    audited = {row["question"] for row in runtime.records.recent_audit(limit=50)}
+    assert audited & set(questions) == answered
 
 
 # --- Socket Mode -------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ EMPTY_QUESTION = "Skriv dit spørgsmål efter mit navn, fx `@Praktikbot Hvad er 
 EXPIRED = ("Svaret er ikke længere gemt – stil spørgsmålet igen. "
            "(This answer is no longer stored; please ask again.)")
 THANKS = "Tak for din feedback! (Thanks for your feedback.)"
+RATE_LIMITED = ("Du har stillet mange spørgsmål på kort tid – vent et minut, og prøv så igen. "
+                "(Too many questions in a short time; please wait a minute.)")
 NOT_IN_CHANNEL = ("Jeg kan ikke skrive i denne kanal. Inviter mig med `/invite @Praktikbot` og prøv igen. "
                   "(Invite me to the channel first.)")
 REINDEX_REFUSED = ("Beklager, kun administratorer kan genindlæse vidensmappen. "
