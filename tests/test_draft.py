@@ -7,7 +7,7 @@ import io
 import pytest
 from docx import Document
 
-from bot.draft import PLACEHOLDER, InquiryError, draft_reply, letter_docx, split_inquiry
+from bot.draft import MAX_QUESTIONS, PLACEHOLDER, InquiryError, draft_reply, letter_docx, split_inquiry
 from bot.runtime import Runtime
 
 NUMBERED = """Kære Beskæftigelses- og Integrationsforvaltningen
@@ -116,3 +116,24 @@ def test_docx_has_the_letter_with_the_placeholder_highlighted(shared_index):
     assert draft.items[0].answer.citations[0].title in "\n".join(texts)
     placeholder = next(p for p in document.paragraphs if p.text == PLACEHOLDER)
     assert placeholder.runs[0].font.highlight_color is not None
+
+
+def test_three_digit_question_numbers_are_questions_of_their_own():
+    inquiry = "\n".join(f"{n}. Hvor længe må praktik nummer {n} vare?" for n in range(1, 101))
+    questions, _ = split_inquiry(inquiry)
+    assert [n for n, _ in questions] == list(range(1, 101))
+    assert questions[-2:] == [(99, "Hvor længe må praktik nummer 99 vare?"),
+                              (100, "Hvor længe må praktik nummer 100 vare?")]
+
+
+def test_more_questions_than_a_draft_answers_are_refused_by_the_splitter():
+    inquiry = "\n".join(f"{n}) Hvad gælder for praktik {n}?" for n in range(1, MAX_QUESTIONS + 2))
+    with pytest.raises(InquiryError, match=f"{MAX_QUESTIONS + 1} spørgsmål"):
+        split_inquiry(inquiry)
+
+
+def test_the_docx_replaces_what_xml_cannot_hold(shared_index):
+    draft = draft_reply(Runtime(shared_index), "1. Bruger forvaltningen KLV-listerne fra RAR?")
+    draft.greeting = "Kære \x00Ole\x1f\uffff"
+    texts = [p.text for p in Document(io.BytesIO(letter_docx(draft))).paragraphs]
+    assert texts[0] == "Kære \ufffdOle\ufffd\ufffd"

@@ -733,3 +733,17 @@ def test_nothing_is_started_without_credentials(shared_index: Settings):
     bare = Runtime(shared_index.model_copy(update={"slack_bot_token": None, "slack_signing_secret": None,
                                                     "slack_app_token": None}))
     assert slack_router(bare) is None and start_socket_mode_in_background(bare) is None
+
+
+def test_a_channel_limited_to_public_sources_never_quotes_an_internal_one(shared_index: Settings, fake: FakeSlack):
+    """PRAKTIKBOT_SLACK_CHANNEL_AUDIENCES: e.g. the press team's channel sees only public documents."""
+    press, team = channel(), channel()
+    runtime = Runtime(slack_settings(shared_index, fake, slack_channel_audiences=f"{press}=public"))
+    internal = {d.title for d in runtime.documents() if d.audience == "internal"}
+    question = "Hvordan kontrollerer sagsbehandleren forholdstalskravet, når KLV-listen ikke valideres?"
+    with serving(runtime) as url:
+        for chan in (press, team):
+            assert send_event(url, mention(fake, chan, question)).status_code == 200
+        press_reply, team_reply = replies_in(fake, press)[0], replies_in(fake, team)[0]
+    assert sources_text(press_reply["blocks"]) and not any(t in sources_text(press_reply["blocks"]) for t in internal)
+    assert any(title in sources_text(team_reply["blocks"]) for title in internal)

@@ -188,7 +188,8 @@ class SlackBot:
             if not question:
                 notify(texts.EMPTY_QUESTION)
             elif self._admitted(event.get("user", ""), _to_asker(client, event, thread)):
-                answer, audit_id = self.runtime.ask(question, history(), channel="slack")
+                answer, audit_id = self.runtime.ask(question, history(), channel="slack",
+                                                    audiences=self.settings.slack_audiences(event["channel"]))
                 self._post(client, event["channel"], thread, answer, audit_id)
 
     def _post(self, client: WebClient, channel: str, thread: str | None, answer: Answer, audit_id: int,
@@ -213,7 +214,8 @@ class SlackBot:
             elif word in _REINDEX_WORDS:
                 self._reindex(command["user_id"], respond)
             elif self._admitted(command["user_id"], _ephemeral(respond)):
-                answer, audit_id = self.runtime.ask(text, [], channel="slack")
+                audiences = self.settings.slack_audiences(command.get("channel_id", ""))
+                answer, audit_id = self.runtime.ask(text, [], channel="slack", audiences=audiences)
                 respond(text=notification_text(answer), response_type="ephemeral",
                         blocks=answer_blocks(answer, audit_id, self.public_url, asker=command["user_id"],
                                              shareable=True))

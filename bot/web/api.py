@@ -1,26 +1,33 @@
 """The public API: health, ask, search, reply drafts, feedback, and a document's cleaned text (what
-citation offsets point into, so the page can show a quote highlighted in its context)."""
+citation offsets point into, so the page can show a quote highlighted in its context). Internal
+documents are shown only with the admin token, and drafts quote public sources unless asked not to."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, Field
 
-from bot.answer import MAX_QUESTION_CHARS
+from bot.answer import MAX_QUESTION_CHARS, clean_question
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
-from bot.web.deps import RuntimeDep
+from bot.runtime import Runtime
+from bot.web.deps import RuntimeDep, rate_limited
+from bot.web.metrics import health
 from ingest.snapshot import DocumentRecord
 
 router = APIRouter()
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PUBLIC = frozenset({"public"})
+_bearer = HTTPBearer(auto_error=False, description="PRAKTIKBOT_ADMIN_TOKEN")  # the same scheme as the admin API
 
 
 class HistoryTurn(Turn):
-    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    # checked like the question itself: the last one is embedded with the follow-up
+    question: Annotated[str, AfterValidator(clean_question)]
     answer: str = Field("", max_length=20_000)
 
 
@@ -36,32 +43,36 @@ class SearchRequest(BaseModel):
 
 class DraftRequest(BaseModel):
     inquiry: str
+    include_internal: bool = Field(False, description="also quote internal sources (by default a draft for "
+                                                      "the press or a citizen quotes public ones only)")
 
 
 class FeedbackRequest(BaseModel):
+    # (pydantic refuses a lone surrogate in a string with a length constraint; the others are checked
+    # where they are used: clean_question, the draft's inquiry check)
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     rating: Literal[1, -1]
     comment: str = Field("", max_length=2000)
-    audit_id: int | None = None
+    audit_id: int | None = Field(None, ge=1, le=2**63 - 1)  # an SQLite row id
 
 
 def document_info(doc: DocumentRecord) -> dict:
     return {"doc_id": doc.doc_id, "source": doc.source, "title": doc.title, "type": doc.doc_type,
-            "valid_from": doc.valid_from, "chunks": len(doc.chunk_ids), "ingested_at": doc.ingested_at}
+            "valid_from": doc.valid_from, "chunks": len(doc.chunk_ids), "ingested_at": doc.ingested_at,
+            "audience": doc.audience}
 
 
 @router.get("/healthz")
 def healthz(rt: RuntimeDep):
     """503 "degraded" when questions can't be answered: no index, or the vector store unreachable."""
-    try:
-        status = rt.status()
-        rt.service.reader.store.heartbeat()
-    except Exception as exc:  # any failure here means the bot can't answer; report it, don't crash
-        return JSONResponse({"status": "degraded", "reason": str(exc)}, status_code=503)
-    return {"status": "ok", **status}
+    probe = health(rt)
+    if probe.problem:
+        return JSONResponse({"status": "degraded", "reason": probe.problem}, status_code=503)
+    return {"status": "ok", **probe.status}
 
 
-@router.post("/api/ask", response_model=Answer)
+@router.post("/api/ask", response_model=Answer, dependencies=[rate_limited("ask")],
+             responses={429: {"description": "too many questions from this client in the last minute"}})
 def ask(body: AskRequest, rt: RuntimeDep) -> Response:
     """The Answer of the contract; its audit id is in the X-Audit-Id header (for feedback).
 
@@ -76,9 +87,10 @@ def search(body: SearchRequest, rt: RuntimeDep) -> dict[str, list[Passage]]:
     return {"results": rt.service.search(body.query, body.k)}
 
 
-@router.post("/api/draft", response_model=Draft)
+@router.post("/api/draft", response_model=Draft, dependencies=[rate_limited("draft")],
+             responses={429: {"description": "too many drafts from this client in the last minute"}})
 def draft(body: DraftRequest, rt: RuntimeDep) -> Draft:
-    return draft_reply(rt, body.inquiry)
+    return draft_reply(rt, body.inquiry, audiences=None if body.include_internal else PUBLIC)
 
 
 @router.post("/api/draft.docx", response_class=Response,
@@ -94,10 +106,28 @@ def feedback(body: FeedbackRequest, rt: RuntimeDep) -> dict[str, int]:
     return {"id": rt.records.feedback("web", body.question, body.rating, body.comment, body.audit_id)}
 
 
-@router.get("/api/documents/{doc_id}")
-def document(doc_id: str, rt: RuntimeDep) -> dict:
+def _require_admin_for_internal(request: Request, rt: Runtime,
+                                credentials: HTTPAuthorizationCredentials | None) -> None:
+    """The admin API's own check (and its backoff after wrong tokens); any refusal but "wait" is a 403."""
+    from bot.web.admin import require_admin  # admin imports this module, so not at the top
+
+    try:
+        require_admin(request, rt, credentials)
+    except HTTPException as exc:
+        if exc.status_code == 429:
+            raise
+        raise HTTPException(403, "dokumentet er internt og vises kun med admin-token "
+                                 "(internal document: admin token required)") from exc
+
+
+@router.get("/api/documents/{doc_id}", responses={403: {"description": "an internal document, without the "
+                                                                       "admin token"}})
+def document(doc_id: str, request: Request, rt: RuntimeDep,
+             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> dict:
     found = rt.document_text(doc_id)
     if found is None:
         raise HTTPException(404, "dokumentet findes ikke i indekset (document not in the index)")
     doc, text = found
+    if doc.audience != "public":
+        _require_admin_for_internal(request, rt, credentials)
     return {**document_info(doc), "text": text}

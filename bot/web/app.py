@@ -1,6 +1,6 @@
 """The FastAPI app of `praktikbot serve`: the API routers, the page, /metrics, Slack's HTTP endpoint
-when configured, and one mapping from the core's errors to HTTP statuses, so no router repeats it and
-bad input never becomes a 5xx."""
+when configured, the limits on request bodies and per-client rates, and one mapping from the core's
+errors to HTTP statuses, so no router repeats it and bad input never becomes a 5xx."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,8 @@ from bot.runtime import Runtime
 from bot.slack.router import slack_router
 from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
-from bot.web.metrics import Metrics, MetricsMiddleware
+from bot.web.limits import BodyLimitMiddleware, RateLimiter
+from bot.web.metrics import STORE_DOWN, Metrics, MetricsMiddleware
 from ingest.embeddings import EmbeddingsConfigError
 from ingest.lock import IndexBusyError
 from ingest.reader import IndexMissingError
@@ -34,6 +36,8 @@ from ingest.vectorstore import IndexUnavailableError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+# an upload may be as large as its cap plus the multipart envelope around it (boundaries, part headers)
+UPLOAD_BODY_BYTES = admin.MAX_UPLOAD_BYTES + 64 * 1024
 ERROR_STATUS: dict[type[Exception], int] = {
     InvalidQuestionError: 422,
     InquiryError: 422,
@@ -48,18 +52,28 @@ ERROR_STATUS: dict[type[Exception], int] = {
 
 def _error_handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if status >= 500:  # the service can't answer: the operator must hear of it, not only the client
+            log.error("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     return handle
 
 
+async def _store_unreachable(request: Request, exc: httpx.TransportError) -> JSONResponse:
+    """The Chroma server went away after the service opened it; its client reconnects by itself."""
+    log.error("%s %s: the Chroma server does not respond: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": STORE_DOWN}, status_code=503, headers={"Retry-After": "10"})
+
+
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's list of errors as the one clear sentence the contract asks for."""
+    """FastAPI's list of errors as the one clear sentence the contract asks for. A location may hold a
+    key sent by the client, so text JSON can't carry (a lone surrogate) is replaced."""
     problems = "; ".join(
         f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
         for error in exc.errors()
     )
-    return JSONResponse({"detail": f"ugyldig forespørgsel (invalid request): {problems}"}, status_code=422)
+    detail = f"ugyldig forespørgsel (invalid request): {problems}".encode("utf-8", "replace").decode("utf-8")
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def _lifespan(runtime: Runtime):
@@ -85,12 +99,18 @@ def _lifespan(runtime: Runtime):
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Praktikbot", version="0.1.0", docs_url=None, lifespan=_lifespan(runtime),
                   description="Svar med kildehenvisninger om virksomhedspraktik (answers with citations)")
+    settings = runtime.settings
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics(runtime)
-    app.state.ingest_thread = None
+    app.state.rate_limits = {"ask": RateLimiter(settings.rate_ask_per_minute),
+                             "draft": RateLimiter(settings.rate_draft_per_minute)}
+    # the body limit sits inside the metrics, so its 413s are counted too
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes,
+                       routes={("POST", "/api/admin/documents"): UPLOAD_BODY_BYTES})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
+    app.add_exception_handler(httpx.TransportError, _store_unreachable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(api.router)
     app.include_router(admin.router)

@@ -1,10 +1,13 @@
-"""Prometheus metrics at /metrics: HTTP requests and latency, answers and abstentions, and the size of
-the index. Each app has its own registry, so several apps (tests) never share counters."""
+"""Prometheus metrics at /metrics: HTTP requests and latency, answers and abstentions, whether the bot
+can answer, and the size of the index. Each app has its own registry, so several apps (tests) never
+share counters. The health probe here is also what /healthz reports."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -14,22 +17,48 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.models import Answer
 from bot.runtime import Runtime
-from ingest.reader import IndexMissingError
+
+log = logging.getLogger(__name__)
+STORE_DOWN = ("søgeindekset (Chroma-serveren) svarer ikke; prøv igen om lidt "
+              "(the vector store (Chroma server) does not respond; try again shortly)")
+
+
+@dataclass
+class Health:
+    status: dict | None  # the index's figures, when they could be read
+    problem: str | None = None  # why questions can't be answered now; None when they can
+
+
+def health(runtime: Runtime) -> Health:
+    """Whether questions can be answered: an index is published and the vector store answers."""
+    try:
+        status = runtime.status()
+    except Exception as exc:  # no index, a store that can't be opened, a bad setting: all mean "can't answer"
+        log.warning("health: %s", exc)
+        return Health(None, str(exc))
+    try:
+        runtime.service.reader.store.heartbeat()
+    except Exception as exc:  # a Chroma client fails in many types (httpx, chromadb, ValueError)
+        log.warning("health: the vector store does not respond: %s", exc)
+        return Health(status, f"{STORE_DOWN}: {exc}")
+    return Health(status)
 
 
 class _IndexCollector(Collector):
-    """Documents and chunks of the published generation, read when Prometheus scrapes."""
+    """Whether the bot can answer, and the documents and chunks of the published generation, read
+    when Prometheus scrapes. A failing probe is a 0, never a failed scrape."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            stats = self.runtime.status()
-        except IndexMissingError:
-            stats = {"documents": 0, "chunks": 0}
-        yield GaugeMetricFamily("praktikbot_documents", "Documents in the index", value=stats["documents"])
-        yield GaugeMetricFamily("praktikbot_chunks", "Chunks (passages) in the index", value=stats["chunks"])
+        probe = health(self.runtime)
+        yield GaugeMetricFamily("praktikbot_up", "1 when questions can be answered (index and vector store)",
+                                value=0 if probe.problem else 1)
+        if probe.status is not None:
+            yield GaugeMetricFamily("praktikbot_documents", "Documents in the index", value=probe.status["documents"])
+            yield GaugeMetricFamily("praktikbot_chunks", "Chunks (passages) in the index",
+                                    value=probe.status["chunks"])
 
 
 class Metrics:

@@ -16,6 +16,8 @@ const I18N = {
     seeAlso: "Se også",
     inquiryLabel: "Henvendelse (indsæt e-mail eller brev)",
     inquiryPlaceholder: "Kære forvaltning\n\n1. …?\n2. …?\n\nMed venlig hilsen\n…",
+    includeInternal: "Medtag interne kilder (include internal sources)",
+    includeInternalHint: "Uden flueben citerer udkastet kun offentlige kilder.",
     makeDraft: "Lav udkast", drafting: "Besvarer spørgsmålene …", draftHeading: "Udkast til svar",
     copyText: "Kopiér som tekst", downloadDocx: "Hent .docx", letterLabel: "Brevtekst",
     draftSources: "Kilder pr. spørgsmål", copied: "Brevteksten er kopieret.", downloaded: "Udkastet er hentet som .docx.",
@@ -26,6 +28,7 @@ const I18N = {
     colTitle: "Titel", colFile: "Fil", colType: "Type", colValidFrom: "Gyldig fra", colChunks: "Tekstafsnit",
     colActions: "Handlinger", delete: "Slet", deleteLabel: "Slet {0}", confirmDelete: "Slet »{0}« fra vidensmappen og indekset?",
     deleted: "Slettet: {0}", deleting: "Sletter og genindlæser …",
+    notIndexed: "Ikke i indekset", queued: "I kø: {0} job venter",
     upload: "Upload dokument", fileLabel: "Fil (.txt, .md, .pdf, .docx, .html – højst 10 MB)",
     folderLabel: "Mappe i vidensmappen", uploadButton: "Upload", uploading: "Uploader …",
     uploadHint: "En fil med samme navn erstattes. Genindlæs bagefter, så den kommer med i svarene.",
@@ -36,6 +39,7 @@ const I18N = {
     reportSummary: "{0} dokumenter, {1} tekstafsnit · {2} tilføjet, {3} opdateret, {4} fjernet, {5} uændret, {6} fejlet · {7} s",
     added: "Tilføjet", updated: "Opdateret", removed: "Fjernet", failed: "Fejlet", finishedAt: "Afsluttet {0}",
     close: "Luk", docChanged: "Dokumentet er ændret eller fjernet siden svaret; her er det citerede tekstafsnit.",
+    docInternal: "Dokumentet er internt og vises kun for administratorer; her er det citerede tekstafsnit.",
     networkError: "Serveren svarer ikke. Prøv igen.",
   },
   en: {
@@ -50,6 +54,8 @@ const I18N = {
     seeAlso: "See also",
     inquiryLabel: "Inquiry (paste the e-mail or letter)",
     inquiryPlaceholder: "Dear administration\n\n1. …?\n2. …?\n\nKind regards\n…",
+    includeInternal: "Include internal sources",
+    includeInternalHint: "Unticked, the draft quotes public sources only.",
     makeDraft: "Make draft", drafting: "Answering the questions …", draftHeading: "Reply draft",
     copyText: "Copy as text", downloadDocx: "Download .docx", letterLabel: "Letter text",
     draftSources: "Sources per question", copied: "The letter text has been copied.", downloaded: "The draft has been downloaded as .docx.",
@@ -60,6 +66,7 @@ const I18N = {
     colTitle: "Title", colFile: "File", colType: "Type", colValidFrom: "Valid from", colChunks: "Passages",
     colActions: "Actions", delete: "Delete", deleteLabel: "Delete {0}", confirmDelete: "Delete “{0}” from the knowledge folder and the index?",
     deleted: "Deleted: {0}", deleting: "Deleting and re-ingesting …",
+    notIndexed: "Not in the index", queued: "Queued: {0} job(s) waiting",
     upload: "Upload document", fileLabel: "File (.txt, .md, .pdf, .docx, .html – at most 10 MB)",
     folderLabel: "Folder in the knowledge folder", uploadButton: "Upload", uploading: "Uploading …",
     uploadHint: "A file with the same name is replaced. Re-ingest afterwards so answers use it.",
@@ -70,6 +77,7 @@ const I18N = {
     reportSummary: "{0} documents, {1} passages · {2} added, {3} updated, {4} removed, {5} unchanged, {6} failed · {7} s",
     added: "Added", updated: "Updated", removed: "Removed", failed: "Failed", finishedAt: "Finished {0}",
     close: "Close", docChanged: "The document has changed or been removed since the answer; here is the cited passage.",
+    docInternal: "The document is internal and shown to administrators only; here is the cited passage.",
     networkError: "The server does not respond. Try again.",
   },
 };
@@ -228,17 +236,20 @@ async function openCitation(citation) {
   $("#citation-meta").textContent = [citation.section, citation.valid_from, citation.source].filter(Boolean).join(" · ");
   let text = null;
   let range = null;
+  let reason = "docChanged";
   try {
-    const doc = await (await request(`/api/documents/${encodeURIComponent(citation.doc_id)}`)).json();
+    const doc = await (await admin(`/api/documents/${encodeURIComponent(citation.doc_id)}`)).json();
     range = locate(doc.text, citation.quote, citation.quote_start, citation.quote_end);
     if (range) text = doc.text;
-  } catch { /* removed since the answer: show the cited passage instead */ }
+  } catch (error) { // internal (403) or removed since the answer: show the cited passage instead
+    if (error.status === 403) reason = "docInternal";
+  }
   const changed = text === null;
   if (changed) {
     text = citation.passage;
     range = locate(text, citation.quote, -1, -1);
   }
-  note.textContent = t("docChanged");
+  note.textContent = t(reason);
   note.hidden = !changed;
   const mark = range ? el("mark", {}, text.slice(range[0], range[1])) : null;
   target.replaceChildren(...(range ? [text.slice(0, range[0]), mark, text.slice(range[1])] : [text]));
@@ -336,7 +347,8 @@ $("#draft-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   setStatus(status, t("drafting"));
   try {
-    currentDraft = await (await request("/api/draft", { method: "POST", json: { inquiry: $("#inquiry").value } })).json();
+    const json = { inquiry: $("#inquiry").value, include_internal: $("#include-internal").checked };
+    currentDraft = await (await request("/api/draft", { method: "POST", json })).json();
     renderLetter(currentDraft.letter);
     const open = currentDraft.items.filter((item) => item.answer.abstained).length;
     $("#draft-note").textContent = t("draftNote", currentDraft.items.length, open);
@@ -419,19 +431,25 @@ function renderReport(report) {
     el("p", { class: "report-summary" }, summary), finished ? el("p", { class: "hint" }, finished) : null, ...lists));
 }
 
-function renderDocuments(documents) {
+/** Documents in the index, then files that are not (e.g. an upload that failed to ingest, with why). */
+function renderDocuments(documents, notIndexed = []) {
   const body = $("#documents tbody");
-  if (!documents.length) {
+  const row = (title, source, type, validFrom, chunks, label, path) => el("tr", {},
+    el("td", { "data-label": t("colTitle") }, ...title),
+    el("td", { "data-label": t("colFile"), class: "file" }, source),
+    el("td", { "data-label": t("colType") }, type),
+    el("td", { "data-label": t("colValidFrom") }, validFrom || "–"),
+    el("td", { "data-label": t("colChunks"), class: "num" }, String(chunks)),
+    el("td", {}, el("button", { type: "button", class: "danger", "aria-label": t("deleteLabel", label),
+      onclick: () => deleteFile(path, label) }, t("delete"))));
+  if (!documents.length && !notIndexed.length) {
     body.replaceChildren(el("tr", {}, el("td", { colspan: "6" }, t("noDocuments"))));
   } else {
-    body.replaceChildren(...documents.map((doc) => el("tr", {},
-      el("td", { "data-label": t("colTitle") }, doc.title),
-      el("td", { "data-label": t("colFile"), class: "file" }, doc.source),
-      el("td", { "data-label": t("colType") }, doc.type),
-      el("td", { "data-label": t("colValidFrom") }, doc.valid_from || "–"),
-      el("td", { "data-label": t("colChunks"), class: "num" }, String(doc.chunks)),
-      el("td", {}, el("button", { type: "button", class: "danger", "aria-label": t("deleteLabel", doc.title),
-        onclick: () => deleteDocument(doc) }, t("delete"))))));
+    body.replaceChildren(
+      ...documents.map((doc) => row([doc.title], doc.source, doc.type, doc.valid_from, doc.chunks, doc.title,
+        `documents/${encodeURIComponent(doc.doc_id)}`)),
+      ...notIndexed.map((file) => row([t("notIndexed"), file.error ? el("div", { class: "hint" }, file.error) : null],
+        file.source, "–", null, 0, file.source, `files/${file.source.split("/").map(encodeURIComponent).join("/")}`)));
   }
   const folders = new Set(["procedures", "guidelines", "inquiry-answers",
     ...documents.map((d) => d.source.split("/").slice(0, -1).join("/")).filter(Boolean)]);
@@ -442,7 +460,7 @@ async function loadAdmin() {
   const data = await (await admin("/api/admin/documents")).json();
   $("#login-form").hidden = true;
   $("#admin-area").hidden = false;
-  renderDocuments(data.documents);
+  renderDocuments(data.documents, data.not_indexed);
   renderReport(data.ingest.report);
   if (data.ingest.running) followIngest();
 }
@@ -468,14 +486,14 @@ $("#logout").addEventListener("click", () => {
   $("#admin-token").focus();
 });
 
-async function deleteDocument(doc) {
-  if (!confirm(t("confirmDelete", doc.title))) return;
+/** Delete a document or a file (`path` under /api/admin/), then follow the job taking it out of the index. */
+async function deleteFile(path, title) {
+  if (!confirm(t("confirmDelete", title))) return;
   setStatus($("#admin-status"), t("deleting"));
   try {
-    const result = await (await admin(`/api/admin/documents/${encodeURIComponent(doc.doc_id)}`, { method: "DELETE" })).json();
-    await loadAdmin();
-    renderReport(result.report);
-    setStatus($("#admin-status"), t("deleted", result.removed), "ok");
+    const result = await (await admin(`/api/admin/${path}`, { method: "DELETE" })).json();
+    const outcome = await followIngest();
+    if (outcome && !outcome.error) setStatus($("#admin-status"), t("deleted", result.removed), "ok");
   } catch (error) {
     adminFailed(error);
   }
@@ -504,9 +522,10 @@ $("#upload-form").addEventListener("submit", async (event) => {
 
 let following = false;
 
-/** Poll the re-ingest's progress until it ends, then show its report and the new document list. */
+/** Poll the jobs' progress until none runs or waits, then show the last report and the new document list;
+ * returns the final progress (nothing when another call is following already). */
 async function followIngest() {
-  if (following) return;
+  if (following) return null;
   following = true;
   const button = $("#reingest");
   const status = $("#admin-status");
@@ -519,13 +538,14 @@ async function followIngest() {
       const progress = await (await admin("/api/admin/ingest")).json();
       $("#ingest-progress").max = Math.max(progress.total, 1);
       $("#ingest-progress").value = progress.done;
+      const waiting = progress.pending > 1 ? ` · ${t("queued", progress.pending - 1)}` : "";
       $("#ingest-current").textContent = progress.running
-        ? `${t("ingesting", progress.done, progress.total)} ${progress.current}` : "";
+        ? `${t("ingesting", progress.done, progress.total)} ${progress.current}${waiting}` : "";
       if (!progress.running) {
         if (progress.error) setStatus(status, t("ingestFailed", progress.error), "error");
         else setStatus(status, t("ingestDone"), "ok");
         await loadAdmin();
-        break;
+        return progress;
       }
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
