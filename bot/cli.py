@@ -1,4 +1,4 @@
-"""Command line: `praktikbot ingest | ask | serve | slack | eval` (see the README).
+"""Command line: `praktikbot ingest | ask | serve | slack | eval | purge` (see the README).
 
 With --json exactly one JSON document goes to stdout; progress and logs go to stderr."""
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.records import Records
 from bot.settings import Settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
@@ -169,6 +170,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _purge(records: Records, days: int) -> None:
+    purged = records.purge(days)
+    print(f"praktikbot: {purged.audit} svar og {purged.feedback} feedback ældre end {days} dage er slettet fra "
+          f"revisionsloggen ({purged.audit} answers and {purged.feedback} feedback older than {days} days "
+          "deleted from the audit log)")
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    settings = _settings()
+    days = settings.audit_days if args.days is None else args.days
+    if days is None:
+        _fail("angiv --days N eller sæt PRAKTIKBOT_AUDIT_DAYS (give --days N or set PRAKTIKBOT_AUDIT_DAYS)")
+    _purge(Records(settings.data_dir), days)
+    return EXIT_OK
+
+
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} er ikke et antal dage (not a number of days, 0 or more)")
+    return int(text)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -181,6 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
         with owner:
             runtime = Runtime(settings)
+            if settings.audit_days is not None:  # the retention holds from the start, not from a first purge
+                _purge(runtime.records, settings.audit_days)
             uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level="info")
     except IndexBusyError as exc:
         _fail(str(exc))
@@ -233,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="med --fit: hvordan engelske ord når danske kilder (how English reaches Danish)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("purge", help="slet gamle svar fra revisionsloggen (delete old answers from the audit log)")
+    p.add_argument("--days", type=_days, help="behold så mange dage (keep this many days; "
+                                               "default: PRAKTIKBOT_AUDIT_DAYS)")
+    p.set_defaults(func=cmd_purge)
     return parser
 
 

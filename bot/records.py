@@ -1,13 +1,18 @@
 """Audit log and feedback in SQLite under the data dir; both survive restarts.
 
-Each call opens its own connection, so web workers, Slack handlers and threads can share it."""
+Each call opens its own connection and closes it again (sqlite3's `with connection` only commits), so
+web workers, Slack handlers and threads can share it without leaking file handles."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.models import Answer
 
@@ -20,6 +25,15 @@ CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, channel TEXT NOT NULL, audit_id INTEGER,
     question TEXT NOT NULL, rating INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '', user TEXT);
 """
+DAY_SECONDS = 24 * 60 * 60
+log = logging.getLogger(__name__)
+
+
+class Purged(NamedTuple):
+    """Rows deleted by a purge: answers from the audit log and the feedback on them or as old."""
+
+    audit: int
+    feedback: int
 
 
 class Records:
@@ -33,13 +47,16 @@ class Records:
             if "answer_json" not in columns:  # an audit log from before the full answer was kept
                 db.execute("ALTER TABLE audit ADD COLUMN answer_json TEXT")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        # in WAL mode, NORMAL never corrupts the file; it only may lose the last commits on a power cut,
-        # and it spares every answer an fsync
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one unit of work: committed (or rolled back) and always closed."""
+        with closing(sqlite3.connect(self.path, timeout=10)) as db:
+            db.row_factory = sqlite3.Row
+            # in WAL mode, NORMAL never corrupts the file; it only may lose the last commits on a power cut,
+            # and it spares every answer an fsync
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:
+                yield db
 
     def audit(self, channel: str, answer: Answer) -> int:
         citations = [{"n": c.n, "source": c.source, "section": c.section, "quote": c.quote}
@@ -69,6 +86,23 @@ class Records:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), channel, audit_id, question, rating, comment, user),
             )
             return int(cursor.lastrowid)
+
+    def purge(self, days: float) -> Purged:
+        """Delete answers older than `days`, and with them the feedback on them and feedback as old
+        (it repeats the question): no feedback is left pointing at a deleted answer. secure_delete
+        overwrites the freed pages, so the questions don't linger in the file."""
+        cutoff = time.time() - days * DAY_SECONDS
+        with self._connect() as db:
+            db.execute("PRAGMA secure_delete=ON")
+            feedback = db.execute(
+                "DELETE FROM feedback WHERE ts < ? OR audit_id IN (SELECT id FROM audit WHERE ts < ?)",
+                (cutoff, cutoff)).rowcount
+            audit = db.execute("DELETE FROM audit WHERE ts < ?", (cutoff,)).rowcount
+        with self._connect() as db:  # copy the overwritten pages from the WAL into the file, and empty it
+            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.warning("audit purge: the database is in use; deleted rows leave the WAL at its next checkpoint")
+        return Purged(audit, feedback)
 
     def recent_audit(self, limit: int = 50) -> list[dict]:
         with self._connect() as db:

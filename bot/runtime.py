@@ -1,13 +1,19 @@
 """What a running Praktikbot holds, shared by the web app and the Slack bot in one process:
-settings, the answer service over the index, the audit/feedback records, and re-ingest.
+settings, the answer service over the index, the audit/feedback records, and the index jobs.
 
-Re-ingest runs in the serving process (the single writer of an embedded index). While it runs,
-questions keep being answered from the published generation; the reader picks up the new
-generation on the next question after it is published."""
+Index work runs in the serving process (the single writer of an embedded index) as jobs: a re-ingest,
+the ingest of an uploaded file, the removal of a deleted one. One worker thread runs them one at a time
+in the order they came, so none is refused for being at the same time as another, and each ends as done
+(with its report) or failed (with the reason). While a job runs, questions keep being answered from the
+published generation; the reader picks up the new generation on the next question after it is published."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +22,59 @@ from bot.answer import AnswerService
 from bot.models import Answer, Turn
 from bot.records import Records
 from bot.settings import Settings
-from ingest.lock import IndexBusyError
-from ingest.reader import IndexReader
+from ingest.reader import IndexMissingError, IndexReader
 from ingest.snapshot import DocumentRecord
-from ingest.sync import IngestReport, Progress, last_report, sync
+from ingest.sync import IngestReport, last_report, sync
+
+log = logging.getLogger(__name__)
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+KEPT_JOBS = 200  # finished jobs remembered for GET /api/admin/jobs/{id}
+CANCELLED = "annulleret af en administrator (cancelled by an administrator)"
+
+
+class JobError(RuntimeError):
+    """A job can't be found or can't be cancelled; the message says why."""
+
+
+class JobCancelled(RuntimeError):
+    """The job was cancelled before it finished."""
+
+
+@dataclass
+class Job:
+    """One piece of index work. `kind` is reingest (the whole knowledge dir, or `paths`), upload (the
+    ingest of an uploaded file) or delete (taking a removed file out of the index). Its state only moves
+    forward: queued → running → done | failed; a cancelled job is failed with the reason."""
+
+    kind: str
+    paths: list[Path] | None = None
+    source: str | None = None  # the knowledge-relative file it concerns; None: the whole knowledge dir
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    state: str = QUEUED
+    submitted_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: IngestReport | None = None
+    error: str | None = None
+    exception: Exception | None = field(default=None, repr=False)
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def cancellable(self) -> bool:
+        """A delete has removed its file already; its index work must follow, so it can't be cancelled."""
+        return self.kind != "delete" and self.state in (QUEUED, RUNNING)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "source": self.source, "state": self.state,
+                "submitted_at": self.submitted_at, "started_at": self.started_at, "finished_at": self.finished_at,
+                "report": self.result.as_dict() if self.result else None, "error": self.error,
+                "cancel_requested": self.cancel.is_set(), "cancellable": self.cancellable}
 
 
 @dataclass
 class IngestStatus:
-    """Progress of the re-ingest running now (or the last one), for the admin page and Slack."""
+    """Progress of the job running now (or the last one), for the admin page and Slack."""
 
     running: bool = False
     done: int = 0
@@ -32,11 +82,12 @@ class IngestStatus:
     current: str = ""
     error: str | None = None
     report: dict | None = None
+    job: str | None = None  # id of the job running now or last
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def as_dict(self) -> dict:
         return {"running": self.running, "done": self.done, "total": self.total, "current": self.current,
-                "error": self.error, "report": self.report}
+                "error": self.error, "report": self.report, "job": self.job}
 
 
 class Runtime:
@@ -46,6 +97,10 @@ class Runtime:
         self.ingest_status = IngestStatus(report=last_report(self.settings.data_dir))
         self._service: AnswerService | None = None
         self._service_lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}  # in submission order
+        self._jobs_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
         # called with (answer, channel) after every answer, whatever the channel (e.g. web metrics)
         self.answer_observers: list[Callable[[Answer, str], None]] = []
 
@@ -68,29 +123,129 @@ class Runtime:
             observe(answer, channel)
         return answer, audit_id
 
-    def reindex(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
-        """Sync the knowledge dir into the index; refuses (IndexBusyError) while another one runs."""
+    # --- jobs ----------------------------------------------------------------------------------------
+
+    def submit(self, kind: str, paths: list[Path] | None = None, source: str | None = None) -> Job:
+        """Queue index work; returns the job to poll. A re-ingest of the whole knowledge dir that is
+        still waiting already covers a second one, so that one is returned instead of queueing twice."""
+        with self._jobs_lock:
+            if kind == "reingest" and paths is None:
+                waiting = next((j for j in self._jobs.values()
+                                if j.state == QUEUED and j.kind == kind and j.paths is None), None)
+                if waiting:
+                    return waiting
+            job = Job(kind=kind, paths=paths, source=source)
+            self._jobs[job.id] = job
+            self._forget_old_jobs()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="index-jobs", daemon=True)
+                self._worker.start()
+        self._queue.put(job)
+        return job
+
+    def job(self, job_id: str) -> Job:
+        with self._jobs_lock:
+            found = self._jobs.get(job_id)
+        if found is None:
+            raise JobError("jobbet findes ikke (no such job)")
+        return found
+
+    def jobs(self) -> list[Job]:
+        """Known jobs, newest first."""
+        with self._jobs_lock:
+            return list(reversed(self._jobs.values()))
+
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self._jobs_lock:
+            return sum(1 for j in self._jobs.values() if j.state in (QUEUED, RUNNING))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job (it never runs) or stop a running ingest before its next document
+        (nothing of it is published)."""
+        job = self.job(job_id)
+        with self._jobs_lock:
+            if job.state in (DONE, FAILED):
+                raise JobError(f"jobbet er allerede afsluttet ({job.state}) (the job has already finished)")
+            if job.kind == "delete":
+                raise JobError("en sletning kan ikke annulleres: filen er allerede fjernet "
+                               "(a deletion can't be cancelled: the file is already removed)")
+            job.cancel.set()
+            if job.state == QUEUED:
+                self._finish(job, None, JobCancelled(CANCELLED))
+        return job
+
+    def reindex(self) -> IngestReport:
+        """Re-ingest the knowledge dir and wait for it (Slack's `/praktik reindex`, POST
+        /api/admin/ingest?wait=true); raises the job's error when it failed."""
+        job = self.submit("reingest")
+        job.finished.wait()
+        if job.exception is not None:
+            raise job.exception
+        assert job.result is not None  # a job done without an error has its report
+        return job.result
+
+    def _forget_old_jobs(self) -> None:
+        finished = [j.id for j in self._jobs.values() if j.state in (DONE, FAILED)]
+        for job_id in finished[:max(0, len(finished) - KEPT_JOBS)]:
+            del self._jobs[job_id]
+
+    def _work(self) -> None:
+        """The worker thread: one job at a time, in the order they were submitted."""
+        while True:
+            job = self._queue.get()
+            with self._jobs_lock, self.ingest_status.lock:
+                if job.state != QUEUED:  # cancelled while it waited
+                    continue
+                job.state, job.started_at = RUNNING, time.time()
+                status = self.ingest_status
+                status.running, status.job, status.error = True, job.id, None
+                status.done, status.total, status.current = 0, 0, ""
+            report, error = None, None
+            try:
+                report = self._run(job)
+            except Exception as exc:  # recorded as the job's failure, shown on the page and in Slack
+                log.warning("index job %s (%s) failed: %s", job.id, job.kind, exc, exc_info=True)
+                error = exc
+            if report is not None and report.cancelled:
+                error = JobCancelled(CANCELLED)
+            with self._jobs_lock:
+                self._finish(job, report, error)
+
+    def _finish(self, job: Job, report: IngestReport | None, error: Exception | None) -> None:
+        """Store the outcome, then mark the job finished: nobody sees it done before its report is there."""
+        status = self.ingest_status
+        with status.lock:
+            job.result, job.exception = report, error
+            job.error = str(error) if error else None
+            if status.job == job.id:
+                if report is not None:
+                    status.report = report.as_dict()
+                status.error = job.error
+                status.running = False
+            job.state, job.finished_at = (FAILED if error else DONE), time.time()
+        job.finished.set()
+
+    def _run(self, job: Job) -> IngestReport | None:
         status = self.ingest_status
 
         def track(done: int, total: int, current: str) -> None:
             status.done, status.total, status.current = done, total, current
-            if progress:
-                progress(done, total, current)
 
-        with status.lock:
-            if status.running:  # a second caller must not reset the progress of the running one
-                raise IndexBusyError("en indlæsning kører allerede; prøv igen, når den er færdig "
-                                     "(a re-ingest is already running)")
-            status.running, status.error, status.done, status.total = True, None, 0, 0
+        # Chroma's client registry is not safe when two threads create the first client of a data dir at
+        # once: the answer service opens its client first (or waits for an ask opening it), then the ingest
+        indexed = self._indexed_sources()
+        if job.kind == "delete" and job.source not in indexed:
+            return None  # the file never made it into the index: removing it was all there was to do
+        return sync(self.settings, paths=job.paths, progress=track, cancel=job.cancel)
+
+    def _indexed_sources(self) -> set[str]:
         try:
-            report = sync(self.settings, paths=paths, progress=track)
-        except Exception as exc:
-            status.error = str(exc)
-            raise
-        finally:
-            status.running = False
-        status.report = report.as_dict()
-        return report
+            return {doc.source for doc in self.documents()}
+        except IndexMissingError:
+            return set()
+
+    # --- the index ------------------------------------------------------------------------------------
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.service.reader.snapshot.documents.values(), key=lambda d: d.source)
@@ -104,4 +259,4 @@ class Runtime:
     def status(self) -> dict:
         stats = self.service.reader.stats()
         report = self.ingest_status.report or {}
-        return {**stats, "last_ingest": report.get("finished_at"), "ingest_running": self.ingest_status.running}
+        return {**stats, "last_ingest": report.get("finished_at"), "ingest_running": self.pending() > 0}

@@ -1,16 +1,24 @@
-"""The admin API (bearer token): the indexed documents, upload, delete and re-ingest.
+"""The admin API (bearer token): the indexed documents, upload, delete, re-ingest and their jobs.
 
-Files are written into the knowledge dir atomically (temp file + rename), so a re-ingest running at
-the same time reads either the old or the new file. Upload doesn't ingest: the admin decides when."""
+Files are written into the knowledge dir atomically (temp file + rename) when the request arrives, so
+a re-ingest running at the same time reads either the old or the new file. The index work that follows
+(re-ingest, ingest of an upload, removal of a deleted file) is a job of the runtime's one worker: the
+routes submit it and answer 202 with the job, which GET /api/admin/jobs/{id} follows to done or failed.
+An upload is not ingested unless asked (`ingest=true`): by default the admin decides when."""
 
 from __future__ import annotations
 
 import hmac
-import logging
+import math
 import os
 import re
 import threading
+import time
 import uuid
+import zipfile
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -18,60 +26,162 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.runtime import Runtime
+from bot.runtime import Job, JobError, Runtime
 from bot.web.api import document_info
 from bot.web.deps import RuntimeDep
-from ingest.documents import SIDECAR_SUFFIX
-from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.lock import IndexBusyError
+from ingest.documents import SIDECAR_SUFFIX, is_source_file
+from ingest.loaders import SUPPORTED_SUFFIXES, DocumentError, ZipLimits, check_zip
 from ingest.reader import IndexMissingError
 
-log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_NAME_BYTES = 120  # far below the 255 bytes a file name may have, leaving room for the sidecar suffix
 DISABLED = ("Admin-API er slået fra: sæt PRAKTIKBOT_ADMIN_TOKEN og genstart serveren "
             "(admin API disabled: set PRAKTIKBOT_ADMIN_TOKEN and restart the server)")
 _UNSAFE = re.compile(r"[^\w.-]+")
-_FOLDER = re.compile(r"^[\w-]+(/[\w-]+){0,3}$")
+_FOLDER = re.compile(r"^[\w-]{1,60}(/[\w-]{1,60}){0,3}$")
+_RESERVED = {"readme.md"}  # the knowledge dir's own guide: never a document (see ingest.documents)
+_TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
 _bearer = HTTPBearer(auto_error=False, description="PRAKTIKBOT_ADMIN_TOKEN")
-_starting = threading.Lock()  # two clicks at once start one background re-ingest, not two
 
 
-def require_admin(rt: RuntimeDep,
+# --- the token --------------------------------------------------------------------------------------
+
+@dataclass
+class _Strikes:
+    failures: deque[float] = field(default_factory=deque)
+    pauses: int = 0
+    blocked_until: float = 0.0
+
+
+class TokenBackoff:
+    """Makes guessing the admin token slow: after FAILURES wrong tokens within WINDOW seconds a client
+    is refused (429) for FIRST_PAUSE seconds, twice as long each time it happens again; the right
+    token after a pause clears the record."""
+
+    FAILURES, WINDOW, FIRST_PAUSE, LONGEST_PAUSE = 5, 60.0, 30.0, 3600.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._clients: dict[str, _Strikes] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds this client must still wait; 0 when it may try."""
+        with self._lock:
+            strikes = self._clients.get(client)
+            left = strikes.blocked_until - self.clock() if strikes else 0.0
+        return max(0, math.ceil(left))
+
+    def failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            strikes = self._clients.setdefault(client, _Strikes())
+            strikes.failures.append(now)
+            while strikes.failures[0] < now - self.WINDOW:
+                strikes.failures.popleft()
+            if len(strikes.failures) >= self.FAILURES:
+                pause = min(self.FIRST_PAUSE * 2 ** strikes.pauses, self.LONGEST_PAUSE)
+                strikes.pauses += 1
+                strikes.blocked_until = now + pause
+                strikes.failures.clear()
+            # forget clients quiet for a day, so the record can't grow without end
+            for key in [k for k, s in self._clients.items()
+                        if max(s.blocked_until, s.failures[-1] if s.failures else 0) < now - 86400]:
+                del self._clients[key]
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._clients.pop(client, None)
+
+
+_backoff_created = threading.Lock()
+
+
+def _backoff(request: Request) -> TokenBackoff:
+    """The app's backoff record, made on first use."""
+    with _backoff_created:
+        if not hasattr(request.app.state, "admin_backoff"):
+            request.app.state.admin_backoff = TokenBackoff()
+    return request.app.state.admin_backoff
+
+
+def require_admin(request: Request, rt: RuntimeDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     token = rt.settings.admin_token
     if not token:
         raise HTTPException(503, DISABLED)
+    backoff, client = _backoff(request), request.client.host if request.client else "?"
+    if wait := backoff.retry_after(client):
+        raise HTTPException(429, f"for mange forkerte admin-tokens; prøv igen om {wait} sekunder "
+                                 f"(too many wrong admin tokens; retry in {wait} s)",
+                            headers={"Retry-After": str(wait)})
     given = credentials.credentials if credentials else ""
     if not hmac.compare_digest(given.encode(), token.encode()):
+        if given:  # a guess; a request without a token guesses nothing
+            backoff.failed(client)
         raise HTTPException(401, "manglende eller forkert admin-token (missing or wrong admin token)",
                             headers={"WWW-Authenticate": "Bearer"})
+    backoff.succeeded(client)
 
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
-def _ingest_status(request: Request) -> dict:
-    """The runtime's progress; also "running" from the moment a background re-ingest is started."""
-    status = request.app.state.runtime.ingest_status.as_dict()
-    thread: threading.Thread | None = request.app.state.ingest_thread
-    return {**status, "running": status["running"] or bool(thread and thread.is_alive())}
+# --- documents and files -----------------------------------------------------------------------------
+
+def _ingest_status(rt: Runtime) -> dict:
+    """The progress of the running job, or the outcome of the last one; "running" also while jobs wait."""
+    status = rt.ingest_status.as_dict()
+    pending = rt.pending()
+    return {**status, "running": status["running"] or pending > 0, "pending": pending}
+
+
+def _accepted(payload: dict, job: Job) -> JSONResponse:
+    return JSONResponse({**payload, "job": job.as_dict()}, status_code=202,
+                        headers={"Location": f"/api/admin/jobs/{job.id}"})
 
 
 @router.get("/documents")
-def documents(request: Request, rt: RuntimeDep) -> dict:
-    """The indexed documents with chunk counts and dates, and the re-ingest status with its last report."""
+def documents(rt: RuntimeDep) -> dict:
+    """The indexed documents with chunk counts and dates; files in the knowledge dir that are not in the
+    index (e.g. an upload that failed to ingest, with the reason) so they can be deleted; and the
+    re-ingest status with its last report."""
     try:
         docs = [document_info(doc) for doc in rt.documents()]
     except IndexMissingError:  # nothing ingested yet: the admin uploads and ingests from here
         docs = []
-    return {"documents": docs, "ingest": _ingest_status(request)}
+    indexed = {d["source"] for d in docs}
+    root = rt.settings.knowledge_dir.resolve()
+    failures = {f["path"]: f["error"] for f in (rt.ingest_status.report or {}).get("failed", [])}
+    files = [{"source": source, "error": failures.get(source)}
+             for path in sorted(root.rglob("*")) if is_source_file(path)
+             and not any(part.startswith(".") for part in path.relative_to(root).parts)
+             and (source := path.relative_to(root).as_posix()) not in indexed]
+    return {"documents": docs, "not_indexed": files, "ingest": _ingest_status(rt)}
+
+
+def _safe_name(filename: str) -> str:
+    """The upload's file name, made safe: no path, no odd characters, short enough for any file system."""
+    raw = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if raw.startswith(".") or raw.lower().endswith(SIDECAR_SUFFIX):
+        raise HTTPException(422, "skjulte filer og metadatafiler kan ikke uploades "
+                                 "(hidden files and metadata sidecars can't be uploaded)")
+    name = _UNSAFE.sub("-", raw).strip(".-")
+    suffix = Path(name).suffix
+    if suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise HTTPException(422, f"filtypen understøttes ikke; brug {', '.join(SUPPORTED_SUFFIXES)} "
+                                 "(unsupported file type)")
+    stem = name[:-len(suffix)].encode()[:MAX_NAME_BYTES - len(suffix)].decode(errors="ignore").rstrip(".-")
+    if not stem:
+        raise HTTPException(422, "ugyldigt filnavn (invalid file name)")
+    if (stem + suffix).lower() in _RESERVED:
+        raise HTTPException(422, f"navnet {stem + suffix} er forbeholdt vidensmappens vejledning og er ikke "
+                                 "et dokument (reserved name: not a document)")
+    return stem + suffix
 
 
 def _target(knowledge_dir: Path, folder: str, filename: str) -> Path:
-    name = _UNSAFE.sub("-", filename.replace("\\", "/").rsplit("/", 1)[-1]).strip(".-")
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise HTTPException(422, f"filtypen understøttes ikke; brug {', '.join(SUPPORTED_SUFFIXES)} "
-                                 "(unsupported file type)")
+    name = _safe_name(filename)
     folder = folder.strip().strip("/")
     if folder and not _FOLDER.match(folder):
         raise HTTPException(422, "ugyldig mappe: brug fx procedures eller guidelines/2025 "
@@ -80,20 +190,40 @@ def _target(knowledge_dir: Path, folder: str, filename: str) -> Path:
     target = (root / folder / name).resolve()
     if not target.is_relative_to(root):  # the checks above already exclude this; never write outside
         raise HTTPException(422, "ugyldigt filnavn (invalid file name)")
+    if target.exists() and not is_source_file(target):
+        raise HTTPException(422, "navnet tilhører noget, der ikke er et dokument, og det erstattes ikke "
+                                 "(the name belongs to something that is not a document; not replaced)")
     return target
 
 
-@router.post("/documents", status_code=201)
-def upload(rt: RuntimeDep, file: Annotated[UploadFile, File(description="txt, md, pdf, docx or html")],
-           folder: Annotated[str, Form(description="e.g. procedures")] = "") -> dict:
-    """Save a document into the knowledge dir (same name: replaced). Re-ingest to index it."""
-    target = _target(rt.settings.knowledge_dir, folder, file.filename or "")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.upload")  # hidden: ingest skips it
+def _content_error(path: Path, suffix: str, zip_limits: ZipLimits) -> str | None:
+    """Why the file's content is not what its extension says (or is a zip bomb), or None when it is."""
+    kind = suffix.lstrip(".").upper()
+    if suffix == ".pdf":
+        with open(path, "rb") as handle:
+            return None if handle.read(4) == b"%PDF" else f"filen er ikke en PDF (the content is not a {kind})"
+    if suffix == ".docx":
+        try:
+            check_zip(path, zip_limits)
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except DocumentError as exc:
+            return str(exc)
+        return None if "word/document.xml" in names else f"filen er ikke et Word-dokument (the content is not a {kind})"
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return f"filen er ikke UTF-8-tekst (the content is not UTF-8 text, as a {kind} must be)"
+    return f"filen indeholder binære data (binary content, not {kind} text)" if "\x00" in text else None
+
+
+def _stage(upload: UploadFile, root: Path, suffix: str, zip_limits: ZipLimits) -> tuple[Path, int]:
+    """Stream the upload into a hidden temp file (ingest skips it) and check its size and content."""
+    temp = root / f".upload-{uuid.uuid4().hex}.tmp"
     size = 0
     try:
         with open(temp, "wb") as out:
-            while chunk := file.file.read(1024 * 1024):
+            while chunk := upload.file.read(1024 * 1024):
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES:
                     raise HTTPException(413, f"filen er større end {MAX_UPLOAD_BYTES // 2**20} MB "
@@ -101,55 +231,123 @@ def upload(rt: RuntimeDep, file: Annotated[UploadFile, File(description="txt, md
                 out.write(chunk)
         if size == 0:
             raise HTTPException(422, "filen er tom (the file is empty)")
+        if problem := _content_error(temp, suffix.lower(), zip_limits):
+            raise HTTPException(422, problem)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp, size
+
+
+@router.post("/documents", status_code=201, responses={202: {"description": "saved; with ingest=true the "
+                                                                             "ingest job to follow"}})
+def upload(rt: RuntimeDep, file: Annotated[UploadFile, File(description="txt, md, pdf, docx or html")],
+           folder: Annotated[str, Form(description="e.g. procedures")] = "",
+           ingest: Annotated[bool, Form(description="ingest it right after saving")] = False):
+    """Save a document into the knowledge dir (same name: replaced). Its content must match its type.
+    With ingest=true it is ingested by a job (202); otherwise re-ingest to index it (201)."""
+    root = rt.settings.knowledge_dir.resolve()
+    target = _target(root, folder, file.filename or "")
+    settings = rt.settings
+    zip_limits = ZipLimits(settings.max_uncompressed_bytes, settings.max_compression_ratio)
+    temp, size = _stage(file, root, target.suffix, zip_limits)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         replaced = target.exists()
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-    source = target.relative_to(rt.settings.knowledge_dir.resolve()).as_posix()
-    return {"source": source, "bytes": size, "replaced": replaced}
+    source = target.relative_to(root).as_posix()
+    saved = {"source": source, "bytes": size, "replaced": replaced}
+    if not ingest:
+        return saved
+    return _accepted(saved, rt.submit("upload", paths=[target], source=source))
 
 
-@router.delete("/documents/{doc_id}")
-def delete(doc_id: str, request: Request, rt: RuntimeDep) -> dict:
-    """Remove the file (and its metadata sidecar) and re-ingest that path, so it is no longer cited."""
+def _remove(rt: Runtime, source: str) -> JSONResponse:
+    """Remove the file and its sidecar now, and queue taking it out of the index (never refused)."""
+    path = rt.settings.knowledge_dir.resolve() / source
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+    return _accepted({"removed": source}, rt.submit("delete", paths=[path], source=source))
+
+
+@router.delete("/documents/{doc_id}", status_code=202)
+def delete(doc_id: str, rt: RuntimeDep) -> JSONResponse:
+    """Remove an indexed document's file (and metadata sidecar); a job takes it out of the index."""
     found = rt.document_text(doc_id)
     if found is None:
         raise HTTPException(404, "dokumentet findes ikke i indekset (document not in the index)")
-    _refuse_when_busy(request)
-    path = rt.settings.knowledge_dir / found[0].source
-    path.unlink(missing_ok=True)
-    path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
-    return {"removed": found[0].source, "report": rt.reindex(paths=[path.resolve()]).as_dict()}
+    return _remove(rt, found[0].source)
 
 
-def _refuse_when_busy(request: Request) -> None:
-    if _ingest_status(request)["running"]:
-        raise IndexBusyError("en indlæsning kører allerede; prøv igen, når den er færdig "
-                             "(a re-ingest is already running)")
-
-
-def _reindex_in_background(rt: Runtime) -> None:
+@router.delete("/files/{source:path}", status_code=202)
+def delete_file(source: str, rt: RuntimeDep) -> JSONResponse:
+    """Remove a file by its path in the knowledge dir, indexed or not (e.g. an upload that failed to
+    ingest), with its sidecar; a job takes it out of the index if it was there."""
+    root = rt.settings.knowledge_dir.resolve()
+    parts = Path(source).parts
+    if ("\x00" in source or not parts or any(len(p.encode()) > 255 or p.startswith(".") for p in parts)
+            or source.lower().endswith(SIDECAR_SUFFIX) or Path(source).name.lower() in _RESERVED
+            or Path(source).suffix.lower() not in SUPPORTED_SUFFIXES):
+        raise HTTPException(422, "stien er ikke et dokument i vidensmappen (the path is not a document)")
+    path = (root / source).resolve()
+    if not path.is_relative_to(root):
+        raise HTTPException(422, "stien ligger uden for vidensmappen (path outside the knowledge dir)")
+    source = path.relative_to(root).as_posix()
     try:
-        rt.reindex()
-    except Exception:  # the runtime keeps the error in its status, which the page shows
-        log.exception("background re-ingest failed")
+        indexed = any(doc.source == source for doc in rt.documents())
+    except IndexMissingError:
+        indexed = False
+    if not path.is_file() and not indexed:
+        raise HTTPException(404, "filen findes ikke i vidensmappen (no such file)")
+    return _remove(rt, source)
 
 
-@router.post("/ingest", responses={202: {"description": "started (wait=false): poll GET /api/admin/ingest"}})
-def ingest(request: Request, rt: RuntimeDep, wait: bool = True):
-    """Sync the knowledge dir into the index while answers keep being served; returns the ingest
-    report. With wait=false it returns 202 at once and the progress is polled."""
+# --- re-ingest and jobs ---------------------------------------------------------------------------------
+
+@router.post("/ingest", responses={202: {"description": "queued (wait=false): follow the job"}})
+def reingest(rt: RuntimeDep, wait: bool = True):
+    """Sync the knowledge dir into the index while answers keep being served. With wait=true (default)
+    it returns the ingest report when the job is done, or its error (409 when another process writes
+    the index); with wait=false it returns 202 and the job at once."""
     if wait:
-        return rt.reindex().as_dict()  # refuses (409) by itself while another one runs
-    with _starting:
-        _refuse_when_busy(request)
-        thread = threading.Thread(target=_reindex_in_background, args=(rt,), name="reindex", daemon=True)
-        request.app.state.ingest_thread = thread
-        thread.start()
-    return JSONResponse(_ingest_status(request), status_code=202)
+        return rt.reindex().as_dict()
+    job = rt.submit("reingest")
+    return _accepted(_ingest_status(rt), job)
 
 
 @router.get("/ingest")
-def ingest_progress(request: Request) -> dict:
-    """running, done, total, current document, error, and the last report."""
-    return _ingest_status(request)
+def ingest_progress(rt: RuntimeDep) -> dict:
+    """running (also while jobs wait), pending jobs, done, total, current document, error, and the
+    last report."""
+    return _ingest_status(rt)
+
+
+@router.get("/jobs")
+def jobs(rt: RuntimeDep) -> dict:
+    """The recent jobs, newest first."""
+    return {"jobs": [job.as_dict() for job in rt.jobs()]}
+
+
+def _job(rt: Runtime, job_id: str) -> Job:
+    try:
+        return rt.job(job_id)
+    except JobError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.get("/jobs/{job_id}")
+def job_status(job_id: str, rt: RuntimeDep) -> dict:
+    """queued, running, done (with the report) or failed (with the reason)."""
+    return _job(rt, job_id).as_dict()
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel(job_id: str, rt: RuntimeDep) -> dict:
+    """A queued job is cancelled at once (it never runs); a running ingest stops at its next document."""
+    job = _job(rt, job_id)
+    try:
+        return rt.cancel(job.id).as_dict()
+    except JobError as exc:
+        raise HTTPException(409, str(exc)) from exc
