@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.ratelimit import WINDOW_SECONDS
 from bot.slack.incoming import is_closing, is_question, mentions, plain_text, wants_answer
-from bot.slack.ratelimit import WINDOW_SECONDS, RateLimit, Verdict
+from bot.slack.ratelimit import RateLimit, Verdict
 from bot.slack.seen import KEEP_SECONDS, SeenEvents
 
 BOT = "U0BOT"

@@ -6,12 +6,10 @@ another message, so a flood of questions doesn't become a flood of replies."""
 from __future__ import annotations
 
 import enum
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 
-WINDOW_SECONDS = 60.0
+from bot.ratelimit import SlidingWindow
 
 
 class Verdict(enum.Enum):
@@ -20,25 +18,17 @@ class Verdict(enum.Enum):
     REFUSE_QUIETLY = "refuse quietly"  # over the limit, and already told
 
 
-class RateLimit:
+class RateLimit(SlidingWindow):
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._asked: defaultdict[str, deque[float]] = defaultdict(deque)
+        super().__init__(per_minute, clock)
         self._told: set[str] = set()
-        self._lock = threading.Lock()  # bolt runs listeners in several threads
 
     def check(self, key: str) -> Verdict:
         """Count one question by `key` if it is within the limit."""
-        now = self.clock()
+        if self.wait(key) == 0:
+            self._told.discard(key)
+            return Verdict.ALLOW
         with self._lock:
-            asked = self._asked[key]
-            while asked and asked[0] <= now - WINDOW_SECONDS:
-                asked.popleft()
-            if len(asked) < self.per_minute:
-                asked.append(now)
-                self._told.discard(key)
-                return Verdict.ALLOW
             if key in self._told:
                 return Verdict.REFUSE_QUIETLY
             self._told.add(key)

@@ -94,23 +94,12 @@ class TokenBackoff:
             self._clients.pop(client, None)
 
 
-_backoff_created = threading.Lock()
-
-
-def _backoff(request: Request) -> TokenBackoff:
-    """The app's backoff record, made on first use."""
-    with _backoff_created:
-        if not hasattr(request.app.state, "admin_backoff"):
-            request.app.state.admin_backoff = TokenBackoff()
-    return request.app.state.admin_backoff
-
-
 def require_admin(request: Request, rt: RuntimeDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     token = rt.settings.admin_token
     if not token:
         raise HTTPException(503, DISABLED)
-    backoff, client = _backoff(request), request.client.host if request.client else "?"
+    backoff, client = request.app.state.admin_backoff, request.client.host if request.client else "?"
     if wait := backoff.retry_after(client):
         raise HTTPException(429, f"for mange forkerte admin-tokens; prøv igen om {wait} sekunder "
                                  f"(too many wrong admin tokens; retry in {wait} s)",

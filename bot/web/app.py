@@ -104,6 +104,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.metrics = metrics = Metrics(runtime)
     app.state.rate_limits = {"ask": RateLimiter(settings.rate_ask_per_minute),
                              "draft": RateLimiter(settings.rate_draft_per_minute)}
+    app.state.admin_backoff = admin.TokenBackoff()
     # the body limit sits inside the metrics, so its 413s are counted too
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes,
                        routes={("POST", "/api/admin/documents"): UPLOAD_BODY_BYTES})

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
-from collections import deque
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -75,38 +74,14 @@ class BodyLimitMiddleware:
         await JSONResponse({"detail": error.detail}, status_code=413)(scope, receive, send)
 
 
-class RateLimiter:
-    """At most `per_minute` requests per client in any 60 seconds: a sliding log of each client's recent
-    request times (exact, and small: at most `per_minute` times per client seen in the last minute)."""
-
-    window = 60.0
-
-    def __init__(self, per_minute: int) -> None:
-        self.limit = per_minute
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()  # sync routes run in a thread pool
-        self._swept = time.monotonic()
-
-    def wait(self, client: str) -> float:
-        """0 and the request is counted, or the seconds until this client may send the next one."""
-        now = time.monotonic()
-        with self._lock:
-            if now - self._swept > self.window:  # forget clients that went quiet, so memory stays bounded
-                self._seen = {c: times for c, times in self._seen.items() if times and times[-1] > now - self.window}
-                self._swept = now
-            times = self._seen.setdefault(client, deque())
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return times[0] + self.window - now
-            times.append(now)
-            return 0.0
+class RateLimiter(SlidingWindow):
+    """The per-client limit of a route: a sliding window that answers 429."""
 
     def check(self, client: str) -> None:
         """HTTP 429 with Retry-After (whole seconds) when the client is over the limit."""
         wait = self.wait(client)
         if wait > 0:
-            log.warning("rate limit: %s sent more than %d requests in a minute", client, self.limit)
-            raise HTTPException(429, f"for mange forespørgsler: højst {self.limit} i minuttet; prøv igen om "
+            log.warning("rate limit: %s sent more than %d requests in a minute", client, self.per_minute)
+            raise HTTPException(429, f"for mange forespørgsler: højst {self.per_minute} i minuttet; prøv igen om "
                                      f"{math.ceil(wait)} s (too many requests, retry after {math.ceil(wait)} s)",
                                 headers={"Retry-After": str(math.ceil(wait))})
