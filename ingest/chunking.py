@@ -5,16 +5,17 @@
   with its answer, the question kept as the heading; the greeting/intro and the signature on their own.
 - Markdown-ish text (Markdown, DOCX and HTML headings): one chunk per heading section.
 - Other text: paragraphs packed under a size cap.
-A part longer than the cap is split at paragraph/sentence boundaries, each piece repeating the heading.
+A part longer than the cap is split between sentences, at a paragraph break where one is near, each
+piece repeating the heading: every sentence lies wholly inside one piece, so every sentence can be
+quoted. Only a single sentence longer than the cap is cut, at a space.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.documents import SourceDocument
 from ingest.sentences import sentence_spans
@@ -115,22 +116,74 @@ def _paragraph_parts(text: str, title: str) -> list[_Part]:
     return [_Part(0, len(text), "", title)]
 
 
-def _pieces(text: str, part: _Part) -> list[tuple[int, int]]:
-    """Split a part longer than the cap at paragraph, line or sentence boundaries."""
+def _cuts(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tuple[list[int], set[int]]:
+    """Where a part may be cut without splitting a sentence: before each sentence (at the start of
+    its line, so a list mark stays with its item), and which of those cuts are paragraph breaks."""
+    cuts: list[int] = []
+    paragraphs: set[int] = set()
+    previous_end = start
+    for i in range(bisect.bisect_left(spans, (start, start)), len(spans)):
+        s, e = spans[i]
+        if s >= end:
+            break
+        gap = text[previous_end:s]
+        cut = previous_end + gap.rfind("\n") + 1 if "\n" in gap else s
+        if cut > start:
+            cuts.append(cut)
+            if "\n\n" in gap:
+                paragraphs.add(cut)
+        previous_end = e
+    return cuts, paragraphs
+
+
+def _pieces(text: str, part: _Part, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split a part longer than the cap between sentences; prefer a paragraph break in the second
+    half of the window. Linear in the part's length: each cut is found by bisection."""
     start, end = _trimmed(text, part.start, part.end)
-    if end - start <= MAX_CHUNK_CHARS:
-        return [(start, end)] if end > start else []
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=MAX_CHUNK_CHARS, chunk_overlap=0, add_start_index=True,
-        separators=["\n\n", "\n", ". ", " "], keep_separator="end",
-    )
-    pieces = []
-    for doc in splitter.create_documents([text[start:end]]):
-        s = start + doc.metadata["start_index"]
-        s, e = _trimmed(text, s, s + len(doc.page_content))
-        if e > s:
-            pieces.append((s, e))
+    cuts, paragraphs = _cuts(text, start, end, spans)
+    pieces: list[tuple[int, int]] = []
+    while end - start > MAX_CHUNK_CHARS:
+        limit = start + MAX_CHUNK_CHARS
+        window = cuts[bisect.bisect_right(cuts, start):bisect.bisect_right(cuts, limit)]
+        cut = _paragraph_break(window, paragraphs, start + MAX_CHUNK_CHARS // 2)
+        if cut is None and window:
+            cut = window[-1]
+        if cut is None:  # one sentence longer than the cap: cut it at its last space in reach
+            space = text.rfind(" ", start + 1, limit)
+            cut = space if space > start else limit
+        piece = _trimmed(text, start, cut)
+        if piece[1] > piece[0]:
+            pieces.append(piece)
+        start = _trimmed(text, cut, end)[0]
+    if end > start:
+        pieces.append((start, end))
     return pieces
+
+
+def _paragraph_break(window: list[int], paragraphs: set[int], earliest: int) -> int | None:
+    """The last paragraph break in the window, if it leaves the piece at least half full."""
+    for cut in reversed(window):
+        if cut < earliest:
+            return None
+        if cut in paragraphs:
+            return cut
+    return None
+
+
+def _sentences_in(text: str, spans: list[tuple[int, int]], ends: list[int], start: int,
+                  end: int) -> list[tuple[int, int]]:
+    """The sentences inside [start, end); a sentence longer than the cap, cut between pieces, is
+    kept as its part in each piece."""
+    out = []
+    for i in range(bisect.bisect_right(ends, start), len(spans)):
+        s, e = spans[i]
+        if s >= end:
+            break
+        if start <= s and e <= end:
+            out.append((s, e))
+        elif e - s > MAX_CHUNK_CHARS:
+            out.append(_trimmed(text, max(s, start), min(e, end)))
+    return [(s, e) for s, e in out if e > s]
 
 
 def split_document(doc: SourceDocument) -> list[Chunk]:
@@ -138,9 +191,10 @@ def split_document(doc: SourceDocument) -> list[Chunk]:
     parts = (_letter_parts(text) if doc.doc_type == "inquiry-answer" or _QUESTION.search(text) else None)
     parts = parts or _heading_parts(text, doc.title) or _paragraph_parts(text, doc.title)
     spans = sentence_spans(text)
+    ends = [e for _, e in spans]
     chunks: list[Chunk] = []
     for part in parts:
-        for start, end in _pieces(text, part):
+        for start, end in _pieces(text, part, spans):
             body = text[start:end]
             digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
             index = len(chunks)
@@ -148,6 +202,6 @@ def split_document(doc: SourceDocument) -> list[Chunk]:
                 chunk_id=f"{doc.doc_id}-{doc.content_hash[:10]}-{index:04d}",
                 doc_id=doc.doc_id, index=index, start=start, end=end, text=body,
                 section=part.section, heading=part.heading, content_hash=digest,
-                sentences=[(s, e) for s, e in spans if s >= start and e <= end],
+                sentences=_sentences_in(text, spans, ends, start, end),
             ))
     return chunks

@@ -14,11 +14,12 @@ from pathlib import Path
 import yaml
 
 from ingest.clean import clean_text
-from ingest.loaders import DocumentError, decode_text, load_file
+from ingest.loaders import DocumentError, ZipLimits, decode_text, load_file
+from ingest.personal_data import MaskingPolicy, mask_personal_data
 
 SIDECAR_SUFFIX = ".meta.yaml"
 # Bumped when cleaning or splitting changes, so every document is re-processed once.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 # Who may read a document: "public" sources may be quoted to journalists and citizens; the default is
 # "internal", so a document nobody classified is never sent out.
 AUDIENCES = ("public", "internal")
@@ -41,6 +42,8 @@ class SourceDocument:
     valid_from: str | None = None
     audience: str = "internal"
     metadata: dict = field(default_factory=dict)
+    masked: dict[str, int] = field(default_factory=dict)  # personal data masked in `text`: kind → count
+    unmasked: dict[str, int] = field(default_factory=dict)  # found but kept by the masking policy
 
 
 def doc_id_for(source: str) -> str:
@@ -53,9 +56,10 @@ def is_source_file(path: Path) -> bool:
             and path.name.lower() not in {"readme.md"})
 
 
-def content_hash(path: Path) -> str:
-    """Hash of the file, its sidecar and the pipeline version: any of them changing means re-ingest."""
-    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+def content_hash(path: Path, masking: MaskingPolicy | None = None) -> str:
+    """Hash of the file, its sidecar, the pipeline version and the masking policy: any of them
+    changing means re-ingest."""
+    digest = hashlib.sha256(f"{PIPELINE_VERSION}\0{(masking or MaskingPolicy()).key}".encode())
     digest.update(path.read_bytes())
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.exists():
@@ -95,24 +99,32 @@ def _strip_markdown(text: str) -> str:
     return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
 
 
-def read_document(path: Path, knowledge_dir: Path) -> SourceDocument:
-    """Load, clean and describe one file. Raises `DocumentError` with a reason a person can act on."""
+def read_document(path: Path, knowledge_dir: Path, masking: MaskingPolicy | None = None,
+                  limits: ZipLimits | None = None) -> SourceDocument:
+    """Load, clean, mask and describe one file. Raises `DocumentError` with a reason a person can act on.
+
+    Personal data is masked in the cleaned text (and the title), so no chunk, sentence, vector or
+    stored text ever holds it."""
+    masking = masking or MaskingPolicy()
     source = path.resolve().relative_to(knowledge_dir.resolve()).as_posix()
-    digest = content_hash(path)
+    digest = content_hash(path, masking)
     metadata: dict = {}
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
         metadata, body = _split_front_matter(decode_text(path.read_bytes()))
         body = _strip_markdown(body)
     else:
-        body = load_file(path)
+        body = load_file(path, limits)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.exists():
         metadata = {**metadata, **_parse_yaml(decode_text(sidecar.read_bytes()), sidecar.name)}
-    text = clean_text(body)
+    text, masked, unmasked = mask_personal_data(clean_text(body), masking)
     if not text or not any(ch.isalpha() for ch in text):
         raise DocumentError("dokumentet indeholder ingen tekst (no text could be extracted)")
     title = str(metadata.get("title") or _first_heading(text) or path.stem.replace("-", " ")).strip()
+    title, title_masked, _ = mask_personal_data(title, masking)
+    for kind, count in title_masked.items():
+        masked[kind] = masked.get(kind, 0) + count
     folder = Path(source).parts[0] if len(Path(source).parts) > 1 else ""
     doc_type = str(metadata.get("type") or _TYPES_BY_FOLDER.get(folder, "document"))
     audience = str(metadata.get("audience") or "internal").strip().lower()
@@ -122,6 +134,7 @@ def read_document(path: Path, knowledge_dir: Path) -> SourceDocument:
     return SourceDocument(
         doc_id=doc_id_for(source), source=source, content_hash=digest, title=title, doc_type=doc_type,
         text=text, valid_from=_as_date_text(metadata.get("valid_from")), audience=audience, metadata=metadata,
+        masked=masked, unmasked=unmasked,
     )
 
 

@@ -4,13 +4,23 @@ so one splitter serves every format. A file that can't be read raises `DocumentE
 from __future__ import annotations
 
 import re
+import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 
 class DocumentError(Exception):
     """A document could not be turned into text; the message says why, for the ingest report."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """How far a .docx (a zip) may unpack: a zip bomb is refused before any parser touches it."""
+
+    max_uncompressed_bytes: int = 50_000_000
+    max_compression_ratio: float = 100.0
 
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm")
@@ -49,7 +59,6 @@ def _margin_key(line: str) -> str:
 def load_pdf(path: Path) -> str:
     """Text layer of every page, without page numbers and headers/footers repeated on most pages."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path))
@@ -58,8 +67,8 @@ def load_pdf(path: Path) -> str:
         pages = [(page.extract_text() or "") for page in reader.pages]
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(f"PDF-filen kan ikke læses (unreadable PDF: {exc})") from exc
+    except Exception as exc:  # pypdf raises many kinds (and RecursionError) for a damaged file
+        raise DocumentError(f"PDF-filen kan ikke læses (unreadable PDF: {type(exc).__name__}: {exc})") from exc
     page_lines = [page.splitlines() for page in pages]
     margins: Counter[str] = Counter()
     for lines in page_lines:
@@ -85,17 +94,33 @@ def load_pdf(path: Path) -> str:
 _HEADING_STYLE = re.compile(r"^(heading|overskrift)\s*(\d)$", re.IGNORECASE)
 
 
-def load_docx(path: Path) -> str:
+def check_zip(path: Path, limits: ZipLimits) -> None:
+    """Refuse a zip whose entries unpack (by their declared sizes, which zipfile enforces when
+    reading) to more than the limit, or at a ratio only a zip bomb reaches."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"DOCX-filen er ikke en gyldig zip-fil (unreadable DOCX: {exc})") from exc
+    unpacked = sum(info.file_size for info in entries)
+    packed = sum(info.compress_size for info in entries)
+    if unpacked > limits.max_uncompressed_bytes:
+        raise DocumentError(f"DOCX-filen fylder {unpacked:,} byte udpakket; grænsen er "
+                            f"{limits.max_uncompressed_bytes:,} (uncompressed size over the limit)")
+    if unpacked > limits.max_compression_ratio * max(packed, 1):
+        raise DocumentError(f"DOCX-filen er pakket {unpacked / max(packed, 1):.0f} gange; grænsen er "
+                            f"{limits.max_compression_ratio:.0f} (compression ratio over the limit: zip bomb?)")
+
+
+def load_docx(path: Path, limits: ZipLimits) -> str:
     """Paragraphs in order; Word headings become "#" lines; tables as one line per row."""
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
+    check_zip(path, limits)
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise DocumentError(f"DOCX-filen kan ikke læses (unreadable DOCX: {exc})") from exc
-    except Exception as exc:  # zipfile.BadZipFile and lxml errors from a damaged file
-        raise DocumentError(f"DOCX-filen kan ikke læses (unreadable DOCX: {exc})") from exc
+    except Exception as exc:  # PackageNotFoundError, KeyError, lxml errors from a damaged file
+        raise DocumentError(f"DOCX-filen kan ikke læses (unreadable DOCX: {type(exc).__name__}: {exc})") from exc
     out: list[str] = []
     for block in document.element.body.iterchildren():
         tag = block.tag.rsplit("}", 1)[-1]
@@ -167,7 +192,7 @@ def load_html(path: Path) -> str:
     return body
 
 
-def load_file(path: Path) -> str:
+def load_file(path: Path, limits: ZipLimits | None = None) -> str:
     """Dispatch on the file suffix; raise `DocumentError` for anything we can't read."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -179,7 +204,7 @@ def load_file(path: Path) -> str:
         if suffix == ".pdf":
             return load_pdf(path)
         if suffix == ".docx":
-            return load_docx(path)
+            return load_docx(path, limits or ZipLimits())
         if suffix in (".html", ".htm"):
             return load_html(path)
         return load_plain(path)

@@ -2,7 +2,8 @@
 
 The reader follows the `CURRENT` pointer: when another ingest publishes a new generation it loads it
 on the next query and swaps it in whole, so every query sees one consistent version. Dense hits that
-the generation doesn't know (chunks being added by a running ingest) are ignored."""
+the generation doesn't know (chunks being added by a running ingest) are ignored. Each generation
+names its Chroma collection: after a rebuild (blue/green) queries move to the new one with it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class IndexReader:
         self.embeddings: VectorEmbeddings = load_embeddings(settings.embeddings)
         self._lock = threading.Lock()
         self._snapshot = self._load()
-        self.store = VectorStore(settings, self.embeddings)
+        self._stores: dict[str, VectorStore] = {}
+        self.store_for(self._snapshot)
 
     def _load(self) -> Snapshot:
         snapshot = load_snapshot(self.settings.data_dir)
@@ -61,11 +63,25 @@ class IndexReader:
                                     self._snapshot.generation, exc)
         return self._snapshot
 
+    def store_for(self, snapshot: Snapshot) -> VectorStore:
+        """The collection that holds `snapshot`'s vectors (opened once; the last two are kept)."""
+        name = snapshot.collection or self.settings.collection
+        with self._lock:
+            if name not in self._stores:
+                store = VectorStore(self.settings, self.embeddings, name)
+                self._stores = {**dict(list(self._stores.items())[-1:]), name: store}
+            return self._stores[name]
+
+    @property
+    def store(self) -> VectorStore:
+        """The collection of the generation in service."""
+        return self.store_for(self.snapshot)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embeddings.embed_query_array(text)
 
     def dense(self, snapshot: Snapshot, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
-        hits = self.store.query(vector, k + 8)  # a few spare for ids a running ingest is adding
+        hits = self.store_for(snapshot).query(vector, k + 8)  # a few spare for ids a running ingest is adding
         return [(snapshot.chunks[cid], score) for cid, score in hits if cid in snapshot.chunks][:k]
 
     def lexical(self, snapshot: Snapshot, query: str, k: int) -> list[tuple[ChunkRecord, float]]:

@@ -14,6 +14,17 @@ _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 _LINE_BREAKING = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•–]\s|\d+[.)]\s|#))")
 _LIST_MARK = re.compile(r"^(?:[-*•–]|\d+[.)])\s+")
 _HEADING = re.compile(r"^#{1,6}\s")
+_NON_SPACE = re.compile(r"\S")
+_TITLE_LINE_MAX = 60
+# How far to look for the end of a title line: it has at most 60 characters once stripped.
+_TITLE_LINE_SCAN = 4 * _TITLE_LINE_MAX
+
+
+def _next_char(text: str, pos: int) -> str:
+    """The first non-space character at or after `pos` ("" at the end), without copying the rest of
+    the text: a copy per sentence made splitting quadratic in the length of a block."""
+    match = _NON_SPACE.search(text, pos)
+    return match.group(0) if match else ""
 
 
 def _is_abbreviation(text: str, end: int) -> bool:
@@ -24,9 +35,8 @@ def _is_abbreviation(text: str, end: int) -> bool:
     word = text[start:end].rstrip(".").lower().lstrip("(\"'")
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return True
-    following = text[end:].lstrip()
     # "d. 24. april", "§ 57, stk. 3": a number's period before a lower-case word is an ordinal
-    return bool(word.isdigit() and following[:1].islower())
+    return bool(word.isdigit() and _next_char(text, end).islower())
 
 
 def _title_line_end(text: str, start: int) -> int | None:
@@ -34,12 +44,12 @@ def _title_line_end(text: str, start: int) -> int | None:
     "…svar" line, a signature), when the next line starts anew; such a line stands alone."""
     while start < len(text) and text[start].isspace():
         start += 1
-    newline = text.find("\n", start)
+    newline = text.find("\n", start, start + _TITLE_LINE_SCAN)
     if newline == -1:
         return None
     line = text[start:newline].strip()
-    following = text[newline:].lstrip()[:1]
-    if (line and len(line) <= 60 and len(line.split()) <= 7 and line[-1] not in ".!?:;,"
+    following = _next_char(text, newline)
+    if (line and len(line) <= _TITLE_LINE_MAX and len(line.split()) <= 7 and line[-1] not in ".!?:;,"
             and (following.isupper() or following.isdigit())):
         return newline
     return None
@@ -55,7 +65,7 @@ def _split_block(text: str, offset: int) -> list[tuple[int, int]]:
         end = match.end()
         if match.group(0).startswith(".") and _is_abbreviation(text, match.start() + 1):
             continue
-        nxt = text[end:].lstrip()[:1]
+        nxt = _next_char(text, end)
         if nxt and (nxt.islower() or nxt in ",;:"):
             continue
         spans.append((start, end))

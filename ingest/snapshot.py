@@ -70,6 +70,7 @@ class Snapshot:
     generation: int = 0
     bm25: bm25s.BM25 | None = None
     chunk_order: list[str] = field(default_factory=list)  # BM25 row → chunk id
+    collection: str = ""  # the Chroma collection with this generation's vectors ("" = the configured one)
 
     def sentence_matrix(self, chunk: ChunkRecord) -> np.ndarray:
         assert self.sentence_vectors is not None
@@ -155,7 +156,8 @@ def write_snapshot(data_dir: Path, snapshot: Snapshot, sentence_vectors: dict[st
     vectors = np.concatenate(rows) if rows else np.zeros((0, snapshot.dimension), dtype=np.float32)
     manifest = {
         "generation": generation, "embeddings": snapshot.embeddings, "dimension": snapshot.dimension,
-        "created": time.time(), "documents": [asdict(d) for d in snapshot.documents.values()],
+        "collection": snapshot.collection, "created": time.time(),
+        "documents": [asdict(d) for d in snapshot.documents.values()],
     }
     _fsync_write(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
     _fsync_write(staging / "chunks.jsonl", "\n".join(
@@ -209,4 +211,5 @@ def load_snapshot(data_dir: Path) -> Snapshot | None:
         documents={d["doc_id"]: DocumentRecord(**d) for d in manifest["documents"]},
         chunks=chunks, texts=json.loads((folder / "texts.json").read_text(encoding="utf-8")),
         sentence_vectors=np.load(folder / "sentences.npy"), bm25=bm25, chunk_order=list(chunks),
+        collection=manifest.get("collection", ""),
     )

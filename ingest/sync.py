@@ -5,34 +5,69 @@ whole version of every document:
 1. repair: delete vectors no published generation refers to; re-process documents missing vectors;
 2. add the chunks of new and changed documents (new chunk ids, so old and new coexist);
 3. publish a new generation (manifest + chunk texts + sentence vectors + BM25) atomically;
-4. only then delete the chunks of changed and removed documents."""
+4. only then delete the chunks of changed and removed documents.
+A rebuild does the same into a new Chroma collection beside the one in service (blue/green); the
+replaced collection, or one left by an interrupted rebuild, is dropped by the next run.
+A document that fails (unreadable, a zip bomb, over its time limit, any loader error) fails alone."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ingest.chunking import Chunk, split_document
 from ingest.documents import SourceDocument, content_hash, is_source_file, read_document
-from ingest.embeddings import load_embeddings
-from ingest.loaders import DocumentError
+from ingest.embeddings import VectorEmbeddings, load_embeddings
+from ingest.loaders import DocumentError, ZipLimits
 from ingest.lock import writer_lock
-from ingest.personal_data import personal_data_counts
+from ingest.personal_data import mask_personal_data
 from ingest.settings import IndexSettings
 from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, index_dir, load_snapshot, write_snapshot
-from ingest.vectorstore import VectorStore
+from ingest.vectorstore import VectorStore, belongs_to_index, new_collection_name
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 REPORT_FILE = "last_report.json"
+EMBED_BATCH = 256  # sentences per embedding call: the time limit and a cancel are checked between calls
+MIN_FREE_BYTES = 64 * 1024 * 1024  # an ingest writes vectors, a generation and a report: less is "full"
 
 
 class IngestConfigError(ValueError):
     """The arguments or settings make an ingest impossible (exit code 2)."""
+
+
+class DataDirError(IngestConfigError):
+    """The data dir can't be written (read-only, full, not a directory); the message names it."""
+
+
+def check_data_dir(settings: IndexSettings) -> None:
+    """Fail early and clearly when the data dir can't hold the index: called at the start of every
+    ingest, and by the CLI and the web app before they start serving."""
+    data_dir = settings.data_dir
+    probe = data_dir / f".write-test-{os.getpid()}-{threading.get_ident()}"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"praktikbot")
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+        free = shutil.disk_usage(data_dir).free
+    except OSError as exc:
+        raise DataDirError(f"datamappen {data_dir} kan ikke skrives til: {exc.strerror or exc} "
+                           f"(the data dir is not writable; check PRAKTIKBOT_DATA_DIR and its permissions)") from exc
+    if free < MIN_FREE_BYTES:
+        raise DataDirError(f"datamappen {data_dir} er fuld: kun {free // 2**20} MB fri, der kræves mindst "
+                           f"{MIN_FREE_BYTES // 2**20} MB (the disk of the data dir is full)")
 
 
 class ModelMismatchError(IngestConfigError):
@@ -46,7 +81,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
-    # personal data found in the documents processed now: path, kind, count — never the data itself
+    # personal data in the documents processed now: path, kind, count and whether it was masked
+    # — never the data itself
     warnings: list[dict] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
@@ -54,6 +90,7 @@ class IngestReport:
     repaired: int = 0  # stray vectors removed or documents re-processed after an interrupted run
     generation: int | None = None
     finished_at: float = 0.0
+    cancelled: bool = False  # stopped on request: nothing of this run was published
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -107,12 +144,15 @@ def _embedding_input(doc: SourceDocument, chunk: Chunk) -> str:
     return f"{context}\n\n{chunk.text}" if context else chunk.text
 
 
-def _records(doc: SourceDocument, chunks: list[Chunk]) -> tuple[DocumentRecord, list[ChunkRecord]]:
+def _records(doc: SourceDocument, chunks: list[Chunk],
+             settings: IndexSettings) -> tuple[DocumentRecord, list[ChunkRecord]]:
     keep = {k: v for k, v in doc.metadata.items() if k in ("owner", "sources", "example", "note")}
+    # the kept metadata is shown to users too: masked like the text (the masks are valid JSON string content)
+    metadata = json.loads(mask_personal_data(json.dumps(keep, default=str, ensure_ascii=False), settings.masking)[0])
     document = DocumentRecord(
         doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
         valid_from=doc.valid_from, content_hash=doc.content_hash, chunk_ids=[c.chunk_id for c in chunks],
-        ingested_at=time.time(), metadata=json.loads(json.dumps(keep, default=str)), audience=doc.audience,
+        ingested_at=time.time(), metadata=metadata, audience=doc.audience,
     )
     records = [ChunkRecord(
         chunk_id=c.chunk_id, doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
@@ -123,25 +163,35 @@ def _records(doc: SourceDocument, chunks: list[Chunk]) -> tuple[DocumentRecord, 
 
 
 def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool = False,
-         progress: Progress | None = None) -> IngestReport:
-    """Add new, replace changed, remove deleted, keep unchanged documents. Safe to repeat."""
+         progress: Progress | None = None, cancel: threading.Event | None = None) -> IngestReport:
+    """Add new, replace changed, remove deleted, keep unchanged documents. Safe to repeat.
+
+    A rebuild fills a new collection beside the one in service and switches to it when the new
+    generation is published, so answers keep coming from the old one until then. A `cancel` set
+    during the run stops it before the next document (or embedding batch): nothing is published,
+    the previous generation keeps serving, and the report says it was cancelled."""
     started = time.perf_counter()
     knowledge_dir = settings.knowledge_dir
     if not knowledge_dir.is_dir():
         raise IngestConfigError(f"vidensmappen {knowledge_dir} findes ikke (knowledge dir not found)")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    check_data_dir(settings)
     with writer_lock(settings.data_dir):
         embeddings = load_embeddings(settings.embeddings)
-        store = VectorStore(settings, embeddings)
-        previous = None if rebuild else load_snapshot(settings.data_dir)
+        published = load_snapshot(settings.data_dir)
+        empty = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension)
         if rebuild:
-            store.reset()
+            store = VectorStore(settings, embeddings, new_collection_name(settings))
+            old = empty
         else:
-            built_with = previous.embeddings if previous else store.recorded_model()
+            store = VectorStore(settings, embeddings, _collection_in_service(published, settings))
+            built_with = published.embeddings if published else store.recorded_model()
             if built_with and built_with != embeddings.name:
                 raise ModelMismatchError(model_mismatch_message(built_with, embeddings.name))
-        old = previous or Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension)
+            old = published or empty
         report = IngestReport()
+        serving = {published.collection or settings.collection} if published else set()
+        if dropped := store.drop_others(keep=serving):
+            log.warning("removed %d collections of replaced or interrupted rebuilds", len(dropped))
 
         stored = store.all_ids()
         strays = stored - set(old.chunks)
@@ -158,6 +208,7 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         vectors = {cid: old.sentence_matrix(c) for cid, c in old.chunks.items()}
         by_source = old.by_source()
         obsolete: list[str] = []
+        written: list[str] = []  # vectors this run added: taken out again if it is cancelled
         seen: set[str] = set()
 
         def retire(chunk_ids: list[str]) -> None:
@@ -167,48 +218,61 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                 chunks.pop(cid, None)
                 vectors.pop(cid, None)
 
-        for number, path in enumerate(files, start=1):
-            source = path.resolve().relative_to(knowledge_dir.resolve()).as_posix()
-            seen.add(source)
-            if progress:
-                progress(number - 1, len(files), source)
-            prior = by_source.get(source)
-            try:
-                digest = content_hash(path)
-                if prior and prior.content_hash == digest and prior.doc_id not in damaged:
-                    report.unchanged.append(source)
+        try:
+            for number, path in enumerate(files, start=1):
+                _stop_if_cancelled(cancel)
+                source = path.resolve().relative_to(knowledge_dir.resolve()).as_posix()
+                seen.add(source)
+                if progress:
+                    progress(number - 1, len(files), source)
+                prior = by_source.get(source)
+                fresh: list[str] = []
+                try:
+                    digest = content_hash(path, settings.masking)
+                    if prior and prior.content_hash == digest and prior.doc_id not in damaged:
+                        report.unchanged.append(source)
+                        continue
+                    check = _limits(settings.ingest_document_seconds, cancel)
+                    doc = read_document(path, knowledge_dir, settings.masking, _zip_limits(settings))
+                    check()
+                    doc_chunks = split_document(doc)
+                    if not doc_chunks:
+                        raise DocumentError("dokumentet gav ingen tekstafsnit (no chunks)")
+                    document, records = _records(doc, doc_chunks, settings)
+                    sentence_vectors = _embed_sentences(
+                        embeddings, [" ".join(doc.text[s:e].split()) for c in doc_chunks for s, e in c.sentences],
+                        check)
+                    fresh = [c.chunk_id for c in doc_chunks if c.chunk_id not in old.chunks]
+                    written.extend(fresh)
+                    store.add([c.chunk_id for c in doc_chunks], [_embedding_input(doc, c) for c in doc_chunks],
+                              [_chroma_metadata(r) for r in records], check=check)
+                except _Cancelled:
+                    raise
+                except Exception as exc:  # any loader or parser error fails this document only
+                    _fail_document(report, source, exc)
+                    if fresh:
+                        store.delete(fresh)
+                        del written[-len(fresh):]
                     continue
-                doc = read_document(path, knowledge_dir)
-                doc_chunks = split_document(doc)
-                if not doc_chunks:
-                    raise DocumentError("dokumentet gav ingen tekstafsnit (no chunks)")
-            except (DocumentError, OSError) as exc:
-                report.failed.append({"path": source, "error": str(exc)})
-                log.warning("skipped %s: %s", source, exc)
-                continue
-            document, records = _records(doc, doc_chunks)
-            report.warnings.extend({"path": source, "kind": kind, "count": count}
-                                   for kind, count in personal_data_counts(doc.text).items())
-            sentence_texts = [" ".join(doc.text[s:e].split()) for c in doc_chunks for s, e in c.sentences]
-            sentence_vectors = embeddings.embed_passages(sentence_texts)
-            store.add([c.chunk_id for c in doc_chunks], [_embedding_input(doc, c) for c in doc_chunks],
-                      [_chroma_metadata(r) for r in records])
-            row = 0
-            for record in records:
-                chunks[record.chunk_id] = record
-                vectors[record.chunk_id] = sentence_vectors[row: row + len(record.sentences)]
-                row += len(record.sentences)
-            if prior:
-                kept = set(document.chunk_ids)
-                retire([cid for cid in prior.chunk_ids if cid not in kept])
-                if prior.doc_id in damaged and prior.content_hash == digest:
-                    report.unchanged.append(source)  # repaired in place, content as before
+                row = 0
+                for record in records:
+                    chunks[record.chunk_id] = record
+                    vectors[record.chunk_id] = sentence_vectors[row: row + len(record.sentences)]
+                    row += len(record.sentences)
+                report.warnings.extend(_personal_data_warnings(doc))
+                if prior:
+                    kept = set(document.chunk_ids)
+                    retire([cid for cid in prior.chunk_ids if cid not in kept])
+                    if prior.doc_id in damaged and prior.content_hash == digest:
+                        report.unchanged.append(source)  # repaired in place, content as before
+                    else:
+                        report.updated.append(source)
                 else:
-                    report.updated.append(source)
-            else:
-                report.added.append(source)
-            documents[doc.doc_id] = document
-            texts[doc.doc_id] = doc.text
+                    report.added.append(source)
+                documents[doc.doc_id] = document
+                texts[doc.doc_id] = doc.text
+        except _Cancelled:
+            return _cancelled(settings, store, report, published, written, rebuild, started)
 
         for source, prior in by_source.items():
             if source not in seen and _in_scope(source, prefixes):
@@ -222,10 +286,10 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         if progress:
             progress(len(files), len(files), "")
 
-        changed = report.added or report.updated or report.removed or report.repaired or rebuild or not previous
+        changed = report.added or report.updated or report.removed or report.repaired or rebuild or not published
         if changed:
             snapshot = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension,
-                                documents=documents, chunks=chunks, texts=texts)
+                                documents=documents, chunks=chunks, texts=texts, collection=store.name)
             report.generation = write_snapshot(settings.data_dir, snapshot, vectors)
             if obsolete:
                 store.delete(sorted(set(obsolete)))
@@ -233,10 +297,97 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
             report.generation = old.generation
         report.documents = len(documents)
         report.chunks = len(chunks)
-        report.seconds = round(time.perf_counter() - started, 3)
-        report.finished_at = time.time()
-        _save_report(settings.data_dir, report)
-        return report
+        return _finish(settings, report, started)
+
+
+class _Cancelled(Exception):
+    """The caller's cancel event was set: stop before the next document or batch."""
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise _Cancelled
+
+
+def _limits(seconds: float, cancel: threading.Event | None) -> Callable[[], None]:
+    """A check to call between the steps and batches of one document: it raises when the ingest was
+    cancelled, or when the document has taken longer than its time limit."""
+    started = time.monotonic()
+
+    def check() -> None:
+        _stop_if_cancelled(cancel)
+        if time.monotonic() - started > seconds:
+            raise DocumentError(
+                f"dokumentet tog mere end {seconds:g} s at indlæse og er sprunget over; del det op eller "
+                "hæv PRAKTIKBOT_INGEST_DOCUMENT_SECONDS (took longer than the per-document time limit)")
+
+    return check
+
+
+def _zip_limits(settings: IndexSettings) -> ZipLimits:
+    return ZipLimits(max_uncompressed_bytes=settings.max_uncompressed_bytes,
+                     max_compression_ratio=settings.max_compression_ratio)
+
+
+def _collection_in_service(published: Snapshot | None, settings: IndexSettings) -> str:
+    """The collection an ingest adds to: the published generation's, unless the configured
+    collection was changed since (then the documents are re-processed into the configured one)."""
+    if published and published.collection and belongs_to_index(published.collection, settings):
+        return published.collection
+    return settings.collection
+
+
+def _embed_sentences(embeddings: VectorEmbeddings, texts: list[str], check: Callable[[], None]) -> np.ndarray:
+    """Sentence vectors in batches, with `check` between them; a repeated sentence is embedded once."""
+    unique = list(dict.fromkeys(texts))
+    rows = [np.zeros((0, embeddings.dimension), dtype=np.float32)]
+    for i in range(0, len(unique), EMBED_BATCH):
+        check()
+        rows.append(embeddings.embed_passages(unique[i:i + EMBED_BATCH]))
+    matrix = np.concatenate(rows)
+    row_of = {text: row for row, text in enumerate(unique)}
+    return matrix[[row_of[text] for text in texts]] if texts else matrix
+
+
+def _fail_document(report: IngestReport, source: str, exc: Exception) -> None:
+    """Record why a document was skipped; an error we didn't foresee says what it was."""
+    if isinstance(exc, DocumentError):
+        reason = str(exc)
+    elif isinstance(exc, OSError):
+        reason = f"filen kan ikke læses (cannot read file: {exc.strerror or exc})"
+    else:
+        reason = f"dokumentet kunne ikke indlæses (unexpected error: {type(exc).__name__}: {exc})"
+    report.failed.append({"path": source, "error": reason})
+    log.warning("skipped %s: %s", source, reason, exc_info=not isinstance(exc, (DocumentError, OSError)))
+
+
+def _personal_data_warnings(doc: SourceDocument) -> list[dict]:
+    """Kind and count of personal data per document, masked or not — never the data itself."""
+    return ([{"path": doc.source, "kind": kind, "count": count, "masked": True} for kind, count in doc.masked.items()]
+            + [{"path": doc.source, "kind": kind, "count": count, "masked": False}
+               for kind, count in doc.unmasked.items()])
+
+
+def _cancelled(settings: IndexSettings, store: VectorStore, report: IngestReport, published: Snapshot | None,
+               written: list[str], rebuild: bool, started: float) -> IngestReport:
+    """Undo what a cancelled run wrote; the published generation stays in service unchanged."""
+    if rebuild:
+        store.drop()
+    elif written:
+        store.delete(written)
+    log.warning("ingest cancelled; generation %s stays in service", published.generation if published else None)
+    result = IngestReport(failed=report.failed, cancelled=True, repaired=report.repaired,
+                          generation=published.generation if published else None,
+                          documents=len(published.documents) if published else 0,
+                          chunks=len(published.chunks) if published else 0)
+    return _finish(settings, result, started)
+
+
+def _finish(settings: IndexSettings, report: IngestReport, started: float) -> IngestReport:
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.finished_at = time.time()
+    _save_report(settings.data_dir, report)
+    return report
 
 
 def _chroma_metadata(record: ChunkRecord) -> dict:

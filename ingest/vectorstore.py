@@ -1,10 +1,16 @@
 """The Chroma collection behind LangChain's Chroma vector store: embedded by default, a Chroma
-server when `PRAKTIKBOT_CHROMA_URL` is set. Writes go in batches; the collection records the model."""
+server when `PRAKTIKBOT_CHROMA_URL` is set. Writes go in batches; the collection records the model.
+
+Each index generation names the collection its vectors are in. An ingest adds to the collection in
+service; a rebuild fills a new one beside it (`<collection>--<8 hex>`), so the old one keeps serving
+until the new generation is published (blue/green)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import secrets
+from collections.abc import Callable, Sequence
 from urllib.parse import urlparse
 
 import chromadb
@@ -47,19 +53,31 @@ def _client(settings: IndexSettings) -> chromadb.ClientAPI:
     return client
 
 
+def new_collection_name(settings: IndexSettings) -> str:
+    """A fresh collection for a rebuild, beside the one in service."""
+    return f"{settings.collection}--{secrets.token_hex(4)}"
+
+
+def belongs_to_index(name: str, settings: IndexSettings) -> bool:
+    """True for the configured collection and the rebuilds made from it (and for no one else's)."""
+    return name == settings.collection or re.fullmatch(rf"{re.escape(settings.collection)}--[0-9a-f]{{8}}",
+                                                       name) is not None
+
+
 class VectorStore:
     """Chunk vectors in one Chroma collection. Ids are chunk ids; documents are chunk texts."""
 
-    def __init__(self, settings: IndexSettings, embeddings: VectorEmbeddings) -> None:
+    def __init__(self, settings: IndexSettings, embeddings: VectorEmbeddings, collection: str | None = None) -> None:
         self.settings = settings
         self.embeddings = embeddings
+        self.name = collection or settings.collection
         self._client = _client(settings)
         self._store = self._open()
 
     def _open(self) -> Chroma:
         return Chroma(
             client=self._client,
-            collection_name=self.settings.collection,
+            collection_name=self.name,
             embedding_function=self.embeddings,
             collection_metadata={"embeddings": self.embeddings.name, "dimension": self.embeddings.dimension},
             collection_configuration={"hnsw": {"space": "cosine"}},
@@ -91,10 +109,14 @@ class VectorStore:
     def batch_size(self) -> int:
         return max(1, min(256, self._client.get_max_batch_size()))
 
-    def add(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> None:
-        """Embed and store, one batch at a time (each batch is one Chroma write)."""
+    def add(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict],
+            check: Callable[[], None] | None = None) -> None:
+        """Embed and store, one batch at a time (each batch is one Chroma write); `check` runs before
+        each batch and may raise to stop (a time limit, a cancellation)."""
         size = self.batch_size()
         for i in range(0, len(ids), size):
+            if check:
+                check()
             self._store.add_texts(
                 texts=list(texts[i:i + size]), metadatas=list(metadatas[i:i + size]), ids=list(ids[i:i + size])
             )
@@ -105,10 +127,19 @@ class VectorStore:
         for i in range(0, len(ids), size):
             self._store.delete(ids=ids[i:i + size])
 
-    def reset(self) -> None:
-        """Drop the collection and create it anew (for `ingest --rebuild` or a model change)."""
-        self._store.delete_collection()
-        self._store = self._open()
+    def drop_others(self, keep: set[str]) -> list[str]:
+        """Delete this index's other collections (rebuilds that were replaced or interrupted); returns
+        their names. Collections of other indexes on a shared Chroma server are left alone."""
+        dropped = []
+        for collection in self._client.list_collections():
+            if collection.name not in keep | {self.name} and belongs_to_index(collection.name, self.settings):
+                self._client.delete_collection(collection.name)
+                dropped.append(collection.name)
+        return dropped
+
+    def drop(self) -> None:
+        """Delete this collection (a cancelled rebuild's)."""
+        self._client.delete_collection(self.name)
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks (fewer when the collection is smaller)."""

@@ -76,3 +76,22 @@ def test_long_sections_are_split_and_repeat_their_heading(tmp_path: Path):
     chunks = split_document(read_document(path, tmp_path))
     assert len(chunks) > 1
     assert all(c.section == "Et langt afsnit" and len(c.text) <= 1500 for c in chunks)
+
+
+def test_every_sentence_of_a_long_section_lies_wholly_in_one_piece(tmp_path: Path):
+    # abbreviations ("jf. ", "bl.a. "), questions and one sentence longer than a piece: the places a
+    # splitter by characters cuts a sentence in two
+    sentences = [f"Regel {i} gælder jf. lov nr. {i} bl.a. for borgere i praktik hos virksomhed nummer {i}?"
+                 if i % 3 else f"Sagsbehandleren noterer udfaldet af forløb {i} i journalen." for i in range(90)]
+    giant = "Denne sætning " + " ".join(f"ord{i}" for i in range(400)) + " slutter her."
+    body = " ".join(sentences[:45]) + "\n\n" + giant + "\n\n" + " ".join(sentences[45:])
+    path = tmp_path / "lang.md"
+    path.write_text(f"# Lang\n\n## Et langt afsnit\n\n{body}\n", encoding="utf-8")
+    doc = read_document(path, tmp_path)
+    chunks = split_document(doc)
+    assert len(chunks) > 2 and all(len(c.text) <= 1500 for c in chunks)
+    for s, e in sentence_spans(doc.text):
+        if e - s <= 1500:
+            assert any(c.start <= s and e <= c.end and (s, e) in c.sentences for c in chunks), doc.text[s:e]
+    quotable = [" ".join(doc.text[s:e].split()) for c in chunks for s, e in c.sentences]
+    assert all(sentence in quotable for sentence in sentences)
