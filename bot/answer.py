@@ -21,6 +21,7 @@ from bot.model import AnswerModel, load_model
 from bot.models import Answer, Passage, SeeAlso, Turn
 from bot.retrieve import Retrieval, retrieve
 from bot.settings import Settings
+from ingest.personal_data import mask_personal_data
 from ingest.reader import IndexReader
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class AnswerService:
     def candidates(self, question: str, history: list[Turn] | None = None,
                    audiences: frozenset[str] | None = None) -> tuple[Question, Retrieval, list[PassageCandidate]]:
         """Retrieve for a question and describe every passage that might answer it (model features)."""
-        question = clean_question(question)
+        # personal data a user typed is masked as in the documents: it is never echoed, logged or audited
+        question = mask_personal_data(clean_question(question), self.settings.masking)[0]
         language = detect_language(question)
         bridge = self.model.english_bridge
         query = self._contextual_query(question, language, history or [])

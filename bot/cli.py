@@ -26,6 +26,19 @@ def _settings() -> Settings:
         _fail(f"ugyldig konfiguration (invalid settings): {exc}")
 
 
+def _writable_settings() -> Settings:
+    """Settings for a command that writes the data dir: a read-only or full one is a clear error now,
+    not a traceback later."""
+    from ingest.sync import DataDirError, check_data_dir
+
+    settings = _settings()
+    try:
+        check_data_dir(settings)
+    except DataDirError as exc:
+        _fail(str(exc))
+    return settings
+
+
 def _fail(message: str, code: int = EXIT_CONFIG):
     print(f"praktikbot: {message}", file=sys.stderr)
     raise SystemExit(code)
@@ -58,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.sync import IngestConfigError, sync
     from ingest.vectorstore import IndexUnavailableError
 
-    settings = _settings()
+    settings = _writable_settings()
     if not settings.chroma_url and (pid := serving_pid(settings.data_dir)):
         _fail(f"Praktikbot-serveren (proces {pid}) ejer indekset i {settings.data_dir}. Genindlæs via den: "
               "POST /api/admin/ingest, admin-fanen eller `/praktik reindex` - eller stop serveren først "
@@ -199,7 +212,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.web.app import create_app
     from ingest.lock import IndexBusyError, serving_lock
 
-    settings = _settings()
+    settings = _writable_settings()
     try:
         owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
         with owner:
@@ -217,7 +230,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
     from bot.slack.socket import run_socket_mode
     from ingest.lock import IndexBusyError, serving_lock
 
-    settings = _settings()
+    settings = _writable_settings()
     if not (settings.slack_bot_token and settings.slack_app_token):
         _fail("Socket Mode kræver SLACK_BOT_TOKEN og SLACK_APP_TOKEN (Socket Mode needs both tokens)")
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bot.models import Answer
+from ingest.personal_data import MaskingPolicy, mask_personal_data
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -37,7 +38,8 @@ class Purged(NamedTuple):
 
 
 class Records:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, masking: MaskingPolicy | None = None) -> None:
+        self.masking = masking or MaskingPolicy()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "praktikbot.sqlite3"
         with self._connect() as db:
@@ -83,9 +85,14 @@ class Records:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO feedback (ts, channel, audit_id, question, rating, comment, user) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), channel, audit_id, question, rating, comment, user),
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), channel, audit_id, self._masked(question), rating,
+                                                 self._masked(comment), user),
             )
             return int(cursor.lastrowid)
+
+    def _masked(self, text: str) -> str:
+        """What a user typed, with personal data masked as in the documents."""
+        return mask_personal_data(text, self.masking)[0]
 
     def purge(self, days: float) -> Purged:
         """Delete answers older than `days`, and with them the feedback on them and feedback as old

@@ -93,7 +93,7 @@ class IngestStatus:
 class Runtime:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.records = Records(self.settings.data_dir)
+        self.records = Records(self.settings.data_dir, self.settings.masking)
         self.ingest_status = IngestStatus(report=last_report(self.settings.data_dir))
         self._service: AnswerService | None = None
         self._service_lock = threading.Lock()
@@ -232,8 +232,6 @@ class Runtime:
         def track(done: int, total: int, current: str) -> None:
             status.done, status.total, status.current = done, total, current
 
-        # Chroma's client registry is not safe when two threads create the first client of a data dir at
-        # once: the answer service opens its client first (or waits for an ask opening it), then the ingest
         indexed = self._indexed_sources()
         if job.kind == "delete" and job.source not in indexed:
             return None  # the file never made it into the index: removing it was all there was to do

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
@@ -28,12 +31,18 @@ class IndexUnavailableError(RuntimeError):
     """The vector store can't be reached or opened; the message says what to do."""
 
 
+# Chroma's registry of embedded clients is not safe when two threads open the first client of a path at
+# once (it can raise KeyError): an ingest job and a first question may do just that.
+_OPENING = threading.Lock()
+
+
 def _client(settings: IndexSettings) -> chromadb.ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_url:
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        with _OPENING:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     url = urlparse(settings.chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise IndexUnavailableError(
@@ -51,6 +60,16 @@ def _client(settings: IndexSettings) -> chromadb.ClientAPI:
             f"Chroma-serveren på {settings.chroma_url} svarer ikke (Chroma server unreachable: {exc})"
         ) from exc
     return client
+
+
+@contextmanager
+def _reachable(settings: IndexSettings) -> Iterator[None]:
+    """A Chroma server that went away after it was opened: its client reconnects by itself once it is back."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise IndexUnavailableError(f"Chroma-serveren på {settings.chroma_url} svarer ikke; prøv igen om lidt "
+                                    f"(the Chroma server does not respond: {exc})") from exc
 
 
 def new_collection_name(settings: IndexSettings) -> str:
@@ -93,7 +112,8 @@ class VectorStore:
         return meta.get("embeddings") if self.count() else None
 
     def heartbeat(self) -> None:
-        self._client.heartbeat()
+        with _reachable(self.settings):
+            self._client.heartbeat()
 
     def count(self) -> int:
         return self.collection.count()
@@ -143,6 +163,7 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks (fewer when the collection is smaller)."""
-        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
+        with _reachable(self.settings):
+            result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0],
                                                               strict=True)]

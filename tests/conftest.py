@@ -24,7 +24,8 @@ def make_settings(root: Path, **overrides: object) -> Settings:
 
 
 # Settings that change what an ingest builds: with any of them overridden, a test ingests for itself.
-INDEX_SETTINGS = {"embeddings", "chroma_url", "collection", "knowledge_dir", "data_dir"}
+INDEX_SETTINGS = {"embeddings", "chroma_url", "collection", "knowledge_dir", "data_dir", "mask_cpr",
+                  "mask_contact_details"}
 
 
 def _ingested_copy(root: Path, **overrides: object) -> Settings:

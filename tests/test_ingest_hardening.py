@@ -241,6 +241,13 @@ def test_a_read_only_data_dir_gives_a_clear_error_naming_it(make_index):
         assert str(settings.data_dir) in str(error.value)
         with pytest.raises(DataDirError):
             sync(settings)
+        env = {**os.environ, "PRAKTIKBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
+               "PRAKTIKBOT_DATA_DIR": str(settings.data_dir)}
+        for command in (["ingest"], ["serve", "--port", "0"]):
+            result = subprocess.run([sys.executable, "-m", "bot", *command], env=env, capture_output=True,
+                                    text=True, timeout=120, cwd=settings.knowledge_dir.parent)
+            assert result.returncode == 2 and "kan ikke skrives til" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
     assert _answered(settings), "nothing was lost"
 
 

@@ -347,3 +347,18 @@ def test_the_page_offers_internal_sources_for_drafts(client):
     page = client.get("/").text
     assert 'id="include-internal"' in page and "Medtag interne kilder (include internal sources)" in page
     assert "include_internal" in client.get("/static/app.js").text
+
+
+def test_a_cpr_number_a_user_types_is_masked_in_the_answer_the_audit_log_and_feedback(shared_index):
+    client = client_for(shared_index)
+    runtime: Runtime = client.app.state.runtime
+    asked = client.post("/api/ask", json={"question": f"Må borgeren med CPR 010203-1234 komme i praktik? {KLV}"})
+    assert asked.status_code == 200 and "010203-1234" not in asked.text and "XXXXXX-XXXX" in asked.json()["question"]
+    audit_id = int(asked.headers["X-Audit-Id"])
+    given = client.post("/api/feedback", json={"question": "spørgsmål om 0102031234", "rating": -1,
+                                              "comment": "borgeren 010203-1234 fik forkert svar", "audit_id": audit_id})
+    assert given.status_code == 201
+    stored = runtime.records.path.read_bytes() + b"".join(
+        p.read_bytes() for p in runtime.records.path.parent.glob(runtime.records.path.name + "-*"))
+    assert b"010203-1234" not in stored and b"0102031234" not in stored
+    assert "XXXXXX-XXXX" in runtime.records.recent_feedback(1)[0]["comment"]

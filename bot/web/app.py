@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +26,7 @@ from bot.slack.router import slack_router
 from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
 from bot.web.limits import BodyLimitMiddleware, RateLimiter
-from bot.web.metrics import STORE_DOWN, Metrics, MetricsMiddleware
+from bot.web.metrics import Metrics, MetricsMiddleware
 from ingest.embeddings import EmbeddingsConfigError
 from ingest.lock import IndexBusyError
 from ingest.reader import IndexMissingError
@@ -57,12 +56,6 @@ def _error_handler(status: int):
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     return handle
-
-
-async def _store_unreachable(request: Request, exc: httpx.TransportError) -> JSONResponse:
-    """The Chroma server went away after the service opened it; its client reconnects by itself."""
-    log.error("%s %s: the Chroma server does not respond: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": STORE_DOWN}, status_code=503, headers={"Retry-After": "10"})
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -111,7 +104,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
-    app.add_exception_handler(httpx.TransportError, _store_unreachable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(api.router)
     app.include_router(admin.router)
