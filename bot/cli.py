@@ -93,7 +93,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for failure in report.failed:
             print(f"  FEJL: {failure['path']}: {failure['error']}")
         for warning in report.warnings:
-            print(f"  ADVARSEL: {warning['path']}: {warning['count']} × {warning['kind']} (personoplysninger?)")
+            handled = "maskeret (masked)" if warning.get("masked") else "ikke maskeret (found, not masked)"
+            print(f"  PERSONOPLYSNINGER: {warning['path']}: {warning['count']} × {warning['kind']}, {handled}")
         print(f"{report.documents} dokumenter, {report.chunks} tekstafsnit i indekset "
               f"({len(report.added)} tilføjet, {len(report.updated)} opdateret, {len(report.removed)} fjernet, "
               f"{len(report.unchanged)} uændret, {len(report.failed)} fejlet) på {report.seconds:.1f} s")

@@ -157,3 +157,10 @@ def test_see_also_lists_the_passage_that_says_the_same_without_quoting_it():
     blocks = answer_blocks(answer().model_copy(update={"see_also": [other]}), 1, PUBLIC_URL)
     listed = [t for t in texts_in(blocks) if t.startswith("*Se også:*")]
     assert listed == ["*Se også:* Procedure for KLV-lister · Beslutningen"]
+
+
+def test_the_ingest_report_in_slack_names_personal_data_by_kind_never_the_data():
+    report = {"seconds": 1.0, "added": ["procedures/notat.md"], "documents": 1, "chunks": 1, "failed": [],
+              "warnings": [{"path": "procedures/notat.md", "kind": "cpr-nummer", "count": 1, "masked": True}]}
+    text = texts.ingest_report(report)
+    assert "procedures/notat.md" in text and "1 × cpr-nummer, maskeret" in text

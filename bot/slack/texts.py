@@ -69,6 +69,10 @@ def ingest_report(report: dict) -> str:
     )
     for failure in failed:
         text += f"\n:warning: `{escape(failure.get('path', '?'))}`: {escape(failure.get('error', ''))}"
+    for found in report.get("warnings", []):
+        handled = "maskeret" if found.get("masked") else "ikke maskeret"
+        text += (f"\n:lock: `{escape(found.get('path', '?'))}`: {found.get('count', 0)} × "
+                 f"{escape(found.get('kind', '?'))}, {handled}")
     return trim(text, TEXT_LIMIT)
 
 

@@ -38,6 +38,7 @@ const I18N = {
     lastReport: "Seneste indlæsning", noReport: "Ingen indlæsning endnu.",
     reportSummary: "{0} dokumenter, {1} tekstafsnit · {2} tilføjet, {3} opdateret, {4} fjernet, {5} uændret, {6} fejlet · {7} s",
     added: "Tilføjet", updated: "Opdateret", removed: "Fjernet", failed: "Fejlet", finishedAt: "Afsluttet {0}",
+    personalData: "Personoplysninger", masked: "maskeret", notMasked: "ikke maskeret",
     close: "Luk", docChanged: "Dokumentet er ændret eller fjernet siden svaret; her er det citerede tekstafsnit.",
     docInternal: "Dokumentet er internt og vises kun for administratorer; her er det citerede tekstafsnit.",
     networkError: "Serveren svarer ikke. Prøv igen.",
@@ -76,6 +77,7 @@ const I18N = {
     lastReport: "Last ingest", noReport: "No ingest yet.",
     reportSummary: "{0} documents, {1} passages · {2} added, {3} updated, {4} removed, {5} unchanged, {6} failed · {7} s",
     added: "Added", updated: "Updated", removed: "Removed", failed: "Failed", finishedAt: "Finished {0}",
+    personalData: "Personal data", masked: "masked", notMasked: "not masked",
     close: "Close", docChanged: "The document has changed or been removed since the answer; here is the cited passage.",
     docInternal: "The document is internal and shown to administrators only; here is the cited passage.",
     networkError: "The server does not respond. Try again.",
@@ -423,7 +425,8 @@ function renderReport(report) {
   const summary = t("reportSummary", report.documents, report.chunks, report.added.length, report.updated.length,
     report.removed.length, report.unchanged.length, report.failed.length, report.seconds);
   const lists = [["added", report.added], ["updated", report.updated], ["removed", report.removed],
-    ["failed", report.failed.map((f) => `${f.path}: ${f.error}`)]]
+    ["failed", report.failed.map((f) => `${f.path}: ${f.error}`)],
+    ["personalData", (report.warnings || []).map((w) => `${w.path}: ${w.count} × ${w.kind}, ${t(w.masked ? "masked" : "notMasked")}`)]]
     .filter(([, items]) => items.length)
     .map(([key, items]) => el("div", {}, el("strong", {}, t(key)), el("ul", {}, ...items.map((i) => el("li", {}, i)))));
   const finished = report.finished_at ? t("finishedAt", new Date(report.finished_at * 1000).toLocaleString(lang)) : null;
