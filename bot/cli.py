@@ -1,4 +1,4 @@
-"""Command line: `praktikbot ingest | ask | serve | slack | eval | purge` (see the README).
+"""Command line: `praktikbot ingest | ask | serve | slack | eval | purge | db upgrade` (see the README).
 
 With --json exactly one JSON document goes to stdout; progress and logs go to stderr."""
 
@@ -196,7 +196,22 @@ def cmd_purge(args: argparse.Namespace) -> int:
     days = settings.audit_days if args.days is None else args.days
     if days is None:
         _fail("angiv --days N eller sæt PRAKTIKBOT_AUDIT_DAYS (give --days N or set PRAKTIKBOT_AUDIT_DAYS)")
-    _purge(Records(settings.data_dir), days)
+    _purge(Records(settings.data_dir, url=settings.database_url), days)
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Migrate the database before replicas start (each start migrates too; this does it once, visibly)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import Database
+
+    settings = _settings()
+    try:
+        Database(settings.database_url, settings.data_dir).upgrade()
+    except SQLAlchemyError as exc:
+        _fail(f"databasen kunne ikke opdateres (the database could not be upgraded): {exc}")
+    print("praktikbot: databasen har det nyeste skema (the database has the newest schema)")
     return EXIT_OK
 
 
@@ -276,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_days, help="behold så mange dage (keep this many days; "
                                                "default: PRAKTIKBOT_AUDIT_DAYS)")
     p.set_defaults(func=cmd_purge)
+    p = sub.add_parser("db", help="databasen (the database of the audit log, feedback and jobs)")
+    p.add_argument("action", choices=["upgrade"], help="upgrade: opdater skemaet (migrate to the newest schema)")
+    p.set_defaults(func=cmd_db)
     return parser
 
 

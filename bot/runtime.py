@@ -4,11 +4,14 @@ settings, the answer service over the index, the audit/feedback records, and the
 Index work runs in the serving process (the single writer of an embedded index) as jobs: a re-ingest,
 the ingest of an uploaded file, the removal of a deleted one. One worker thread runs them one at a time
 in the order they came, so none is refused for being at the same time as another, and each ends as done
-(with its report) or failed (with the reason). While a job runs, questions keep being answered from the
-published generation; the reader picks up the new generation on the next question after it is published."""
+(with its report) or failed (with the reason). Each job is stored in the shared database whenever it
+changes, so the admin API lists it after a restart and on every replica. While a job runs, questions keep
+being answered from the published generation; the reader picks up the new generation on the next question
+after it is published."""
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -17,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answer import AnswerService
 from bot.models import Answer, Turn
@@ -28,8 +33,10 @@ from ingest.sync import IngestReport, last_report, sync
 
 log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-KEPT_JOBS = 200  # finished jobs remembered for GET /api/admin/jobs/{id}
+KEPT_JOBS = 200  # finished jobs kept in memory, and the jobs GET /api/admin/jobs lists
 CANCELLED = "annulleret af en administrator (cancelled by an administrator)"
+INTERRUPTED = ("afbrudt: Praktikbot blev stoppet, før jobbet var færdigt "
+               "(interrupted: Praktikbot stopped before the job finished)")
 
 
 class JobError(RuntimeError):
@@ -55,6 +62,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     result: IngestReport | None = None
+    report: dict | None = None  # the result as stored, also for a job read back from the database
     error: str | None = None
     exception: Exception | None = field(default=None, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -68,8 +76,27 @@ class Job:
     def as_dict(self) -> dict:
         return {"id": self.id, "kind": self.kind, "source": self.source, "state": self.state,
                 "submitted_at": self.submitted_at, "started_at": self.started_at, "finished_at": self.finished_at,
-                "report": self.result.as_dict() if self.result else None, "error": self.error,
+                "report": self.report, "error": self.error,
                 "cancel_requested": self.cancel.is_set(), "cancellable": self.cancellable}
+
+    def row(self) -> dict:
+        """The job as stored in the database's jobs table."""
+        return {"id": self.id, "kind": self.kind, "source": self.source, "state": self.state,
+                "submitted_at": self.submitted_at, "started_at": self.started_at, "finished_at": self.finished_at,
+                "error": self.error, "report": None if self.report is None else json.dumps(self.report),
+                "cancel_requested": self.cancel.is_set()}
+
+    @classmethod
+    def stored(cls, row: dict) -> Job:
+        """A job read back from the database (run by another process, or before a restart)."""
+        job = cls(kind=row["kind"], source=row["source"], id=row["id"], state=row["state"],
+                  submitted_at=row["submitted_at"], started_at=row["started_at"], finished_at=row["finished_at"],
+                  report=None if row["report"] is None else json.loads(row["report"]), error=row["error"])
+        if row["cancel_requested"]:
+            job.cancel.set()
+        if job.state in (DONE, FAILED):
+            job.finished.set()
+        return job
 
 
 @dataclass
@@ -93,7 +120,7 @@ class IngestStatus:
 class Runtime:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.records = Records(self.settings.data_dir, self.settings.masking)
+        self.records = Records(self.settings.data_dir, self.settings.masking, self.settings.database_url)
         self.ingest_status = IngestStatus(report=last_report(self.settings.data_dir))
         self._service: AnswerService | None = None
         self._service_lock = threading.Lock()
@@ -138,22 +165,46 @@ class Runtime:
             self._jobs[job.id] = job
             self._forget_old_jobs()
             if self._worker is None:
+                self._fail_unfinished_jobs()
                 self._worker = threading.Thread(target=self._work, name="index-jobs", daemon=True)
                 self._worker.start()
+            self._save(job)
         self._queue.put(job)
         return job
 
     def job(self, job_id: str) -> Job:
+        """A job of this process, or one read from the database (from before a restart)."""
         with self._jobs_lock:
             found = self._jobs.get(job_id)
+        if found is None:
+            row = self.records.job(job_id)
+            found = Job.stored(row) if row else None
         if found is None:
             raise JobError("jobbet findes ikke (no such job)")
         return found
 
     def jobs(self) -> list[Job]:
-        """Known jobs, newest first."""
+        """The recent jobs from the database, newest first; this process's own as they are now."""
+        rows = self.records.jobs(KEPT_JOBS)
         with self._jobs_lock:
-            return list(reversed(self._jobs.values()))
+            return [self._jobs.get(row["id"]) or Job.stored(row) for row in rows]
+
+    def _save(self, job: Job) -> None:
+        """Store the job as it is now. A database that fails is logged: the job still runs, and this
+        process still reports it."""
+        try:
+            self.records.save_job(job.row())
+        except SQLAlchemyError:
+            log.exception("could not store index job %s (%s) in the database", job.id, job.state)
+
+    def _fail_unfinished_jobs(self) -> None:
+        """Before this runtime runs its first job: jobs a stopped runner left queued or running never
+        finish, so they are failed with the reason (there is one runner of index jobs)."""
+        try:
+            if failed := self.records.fail_unfinished_jobs(INTERRUPTED):
+                log.warning("%d index jobs left unfinished by a stopped Praktikbot are marked failed", failed)
+        except SQLAlchemyError:
+            log.exception("could not mark the unfinished index jobs of a stopped Praktikbot as failed")
 
     def pending(self) -> int:
         """Jobs queued or running."""
@@ -170,9 +221,13 @@ class Runtime:
             if job.kind == "delete":
                 raise JobError("en sletning kan ikke annulleres: filen er allerede fjernet "
                                "(a deletion can't be cancelled: the file is already removed)")
+            if job.id not in self._jobs:
+                raise JobError("jobbet køres af en anden proces (the job is run by another process)")
             job.cancel.set()
             if job.state == QUEUED:
                 self._finish(job, None, JobCancelled(CANCELLED))
+            else:
+                self._save(job)
         return job
 
     def reindex(self) -> IngestReport:
@@ -201,6 +256,7 @@ class Runtime:
                 status = self.ingest_status
                 status.running, status.job, status.error = True, job.id, None
                 status.done, status.total, status.current = 0, 0, ""
+            self._save(job)
             report, error = None, None
             try:
                 report = self._run(job)
@@ -217,13 +273,15 @@ class Runtime:
         status = self.ingest_status
         with status.lock:
             job.result, job.exception = report, error
+            job.report = report.as_dict() if report is not None else None
             job.error = str(error) if error else None
             if status.job == job.id:
                 if report is not None:
-                    status.report = report.as_dict()
+                    status.report = job.report
                 status.error = job.error
                 status.running = False
             job.state, job.finished_at = (FAILED if error else DONE), time.time()
+        self._save(job)
         job.finished.set()
 
     def _run(self, job: Job) -> IngestReport | None:

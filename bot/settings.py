@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from bot.db import normalised_url
 from ingest.documents import AUDIENCES
 from ingest.settings import IndexSettings
 
@@ -52,6 +53,15 @@ class Settings(IndexSettings):
     def slack_audiences(self, channel: str) -> frozenset[str] | None:
         """The audiences a Slack channel's answers may quote; None: all sources."""
         return _channel_audiences(self.slack_channel_audiences).get(channel)
+
+    # the database of the audit log, feedback, Slack's event ids and the jobs: None is the SQLite file
+    # praktikbot.sqlite3 in the data dir; several replicas share a postgresql://user:password@host/database
+    database_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database(cls, value: str | None) -> str | None:
+        return None if value is None else normalised_url(value)
 
 
 def _channel_audiences(value: str) -> dict[str, frozenset[str]]:

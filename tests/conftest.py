@@ -11,6 +11,8 @@ import pytest
 from bot.settings import Settings
 from ingest.sync import sync
 
+pytest_plugins = ["tests.postgres"]  # the session's PostgreSQL server
+
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
 SEED_LETTER = "inquiry-answers/svar-paa-henvendelse-om-virksomhedspraktik-2019.txt"

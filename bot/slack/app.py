@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -110,7 +109,7 @@ class SlackBot:
         self.runtime = runtime
         self.settings = runtime.settings
         self.public_url = runtime.settings.public_url
-        self.seen = SeenEvents(runtime.records.path)
+        self.seen = SeenEvents(runtime.records.database)
         self.limit = limit or RateLimit(runtime.settings.slack_user_rate_per_minute)
 
     def register(self, app: App) -> None:
@@ -161,11 +160,7 @@ class SlackBot:
         event_id = body.get("event_id")
         if not isinstance(event_id, str):
             return True
-        try:
-            first = self.seen.claim(event_id)
-        except sqlite3.Error:  # better to risk answering twice than never
-            log.exception("could not record Slack event %s; answering it without the check", event_id)
-            return True
+        first = self.seen.claim(event_id)  # True when the database can't say: better twice than never
         if not first:
             log.info("Slack delivered event %s again; it is answered once", event_id)
         return first
