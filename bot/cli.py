@@ -200,6 +200,18 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _runtime(settings: Settings):
+    """The runtime of `serve` and `slack`; a database it can't reach or migrate is a clear error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.runtime import Runtime
+
+    try:
+        return Runtime(settings)
+    except SQLAlchemyError as exc:
+        _fail(f"databasen kan ikke nås eller opdateres (the database can't be reached or upgraded): {exc}")
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Migrate the database before replicas start (each start migrates too; this does it once, visibly)."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -224,7 +236,6 @@ def _days(text: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.runtime import Runtime
     from bot.web.app import create_app
     from ingest.lock import IndexBusyError, serving_lock
 
@@ -232,7 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
         with owner:
-            runtime = Runtime(settings)
+            runtime = _runtime(settings)
             if settings.audit_days is not None:  # the retention holds from the start, not from a first purge
                 _purge(runtime.records, settings.audit_days)
             uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level="info")
@@ -242,7 +253,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
-    from bot.runtime import Runtime
     from bot.slack.socket import run_socket_mode
     from ingest.lock import IndexBusyError, serving_lock
 
@@ -252,7 +262,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
     try:
         owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
         with owner:
-            run_socket_mode(Runtime(settings))
+            run_socket_mode(_runtime(settings))
     except IndexBusyError as exc:
         _fail(str(exc))
     return EXIT_OK
