@@ -34,7 +34,7 @@ CPR = "010203-1234"
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new, empty database of each backend."""
     if request.param == "sqlite":
-        return sqlite_url(tmp_path / "shared" / SQLITE_FILE)
+        return sqlite_url(tmp_path / "one-database" / SQLITE_FILE)
     create: Callable[[], str] = request.getfixturevalue("postgres_database")
     return create()
 
