@@ -7,6 +7,9 @@ COPY bot ./bot
 COPY ingest ./ingest
 RUN pip install .
 COPY knowledge ./knowledge
+# not root: the process owns only what it writes, the data dir and the knowledge dir (admin uploads)
+RUN useradd --create-home --uid 10001 praktikbot && mkdir -p /data && chown -R praktikbot /data /app/knowledge
+USER praktikbot
 ENV PRAKTIKBOT_KNOWLEDGE_DIR=/app/knowledge PRAKTIKBOT_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 8000
