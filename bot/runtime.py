@@ -290,8 +290,7 @@ class Runtime:
         def track(done: int, total: int, current: str) -> None:
             status.done, status.total, status.current = done, total, current
 
-        indexed = self._indexed_sources()
-        if job.kind == "delete" and job.source not in indexed:
+        if job.kind == "delete" and job.source not in self._indexed_sources():
             return None  # the file never made it into the index: removing it was all there was to do
         return sync(self.settings, paths=job.paths, progress=track, cancel=job.cancel)
 

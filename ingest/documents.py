@@ -51,9 +51,12 @@ def doc_id_for(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
 
 
+RESERVED_NAMES = {"readme.md"}  # the knowledge dir's own guide: never a document
+
+
 def is_source_file(path: Path) -> bool:
     return (path.is_file() and not path.name.startswith(".") and not path.name.endswith(SIDECAR_SUFFIX)
-            and path.name.lower() not in {"readme.md"})
+            and path.name.lower() not in RESERVED_NAMES)
 
 
 def content_hash(path: Path, masking: MaskingPolicy | None = None) -> str:

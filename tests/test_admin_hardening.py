@@ -23,7 +23,7 @@ from test_web_api import ADMIN, TOKEN, client_for, finished_job
 import bot.runtime
 from bot.models import Answer
 from bot.records import Records
-from bot.web.admin import TokenBackoff
+from bot.web.auth import TokenBackoff
 from ingest.documents import doc_id_for
 from ingest.lock import writer_lock
 

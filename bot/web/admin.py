@@ -8,109 +8,29 @@ An upload is not ingested unless asked (`ingest=true`): by default the admin dec
 
 from __future__ import annotations
 
-import hmac
-import math
 import os
 import re
-import threading
-import time
 import uuid
 import zipfile
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.runtime import Job, JobError, Runtime
 from bot.web.api import document_info
+from bot.web.auth import require_admin
 from bot.web.deps import RuntimeDep
-from ingest.documents import SIDECAR_SUFFIX, is_source_file
+from ingest.documents import RESERVED_NAMES, SIDECAR_SUFFIX, is_source_file
 from ingest.loaders import SUPPORTED_SUFFIXES, DocumentError, ZipLimits, check_zip
 from ingest.reader import IndexMissingError
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_NAME_BYTES = 120  # far below the 255 bytes a file name may have, leaving room for the sidecar suffix
-DISABLED = ("Admin-API er slået fra: sæt PRAKTIKBOT_ADMIN_TOKEN og genstart serveren "
-            "(admin API disabled: set PRAKTIKBOT_ADMIN_TOKEN and restart the server)")
 _UNSAFE = re.compile(r"[^\w.-]+")
 _FOLDER = re.compile(r"^[\w-]{1,60}(/[\w-]{1,60}){0,3}$")
-_RESERVED = {"readme.md"}  # the knowledge dir's own guide: never a document (see ingest.documents)
 _TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
-_bearer = HTTPBearer(auto_error=False, description="PRAKTIKBOT_ADMIN_TOKEN")
-
-
-# --- the token --------------------------------------------------------------------------------------
-
-@dataclass
-class _Strikes:
-    failures: deque[float] = field(default_factory=deque)
-    pauses: int = 0
-    blocked_until: float = 0.0
-
-
-class TokenBackoff:
-    """Makes guessing the admin token slow: after FAILURES wrong tokens within WINDOW seconds a client
-    is refused (429) for FIRST_PAUSE seconds, twice as long each time it happens again; the right
-    token after a pause clears the record."""
-
-    FAILURES, WINDOW, FIRST_PAUSE, LONGEST_PAUSE = 5, 60.0, 30.0, 3600.0
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._clients: dict[str, _Strikes] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """Seconds this client must still wait; 0 when it may try."""
-        with self._lock:
-            strikes = self._clients.get(client)
-            left = strikes.blocked_until - self.clock() if strikes else 0.0
-        return max(0, math.ceil(left))
-
-    def failed(self, client: str) -> None:
-        now = self.clock()
-        with self._lock:
-            strikes = self._clients.setdefault(client, _Strikes())
-            strikes.failures.append(now)
-            while strikes.failures[0] < now - self.WINDOW:
-                strikes.failures.popleft()
-            if len(strikes.failures) >= self.FAILURES:
-                pause = min(self.FIRST_PAUSE * 2 ** strikes.pauses, self.LONGEST_PAUSE)
-                strikes.pauses += 1
-                strikes.blocked_until = now + pause
-                strikes.failures.clear()
-            # forget clients quiet for a day, so the record can't grow without end
-            for key in [k for k, s in self._clients.items()
-                        if max(s.blocked_until, s.failures[-1] if s.failures else 0) < now - 86400]:
-                del self._clients[key]
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._clients.pop(client, None)
-
-
-def require_admin(request: Request, rt: RuntimeDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    token = rt.settings.admin_token
-    if not token:
-        raise HTTPException(503, DISABLED)
-    backoff, client = request.app.state.admin_backoff, request.client.host if request.client else "?"
-    if wait := backoff.retry_after(client):
-        raise HTTPException(429, f"for mange forkerte admin-tokens; prøv igen om {wait} sekunder "
-                                 f"(too many wrong admin tokens; retry in {wait} s)",
-                            headers={"Retry-After": str(wait)})
-    given = credentials.credentials if credentials else ""
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        if given:  # a guess; a request without a token guesses nothing
-            backoff.failed(client)
-        raise HTTPException(401, "manglende eller forkert admin-token (missing or wrong admin token)",
-                            headers={"WWW-Authenticate": "Bearer"})
-    backoff.succeeded(client)
 
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -163,7 +83,7 @@ def _safe_name(filename: str) -> str:
     stem = name[:-len(suffix)].encode()[:MAX_NAME_BYTES - len(suffix)].decode(errors="ignore").rstrip(".-")
     if not stem:
         raise HTTPException(422, "ugyldigt filnavn (invalid file name)")
-    if (stem + suffix).lower() in _RESERVED:
+    if (stem + suffix).lower() in RESERVED_NAMES:
         raise HTTPException(422, f"navnet {stem + suffix} er forbeholdt vidensmappens vejledning og er ikke "
                                  "et dokument (reserved name: not a document)")
     return stem + suffix
@@ -277,7 +197,7 @@ def delete_file(source: str, rt: RuntimeDep) -> JSONResponse:
     root = rt.settings.knowledge_dir.resolve()
     parts = Path(source).parts
     if ("\x00" in source or not parts or any(len(p.encode()) > 255 or p.startswith(".") for p in parts)
-            or source.lower().endswith(SIDECAR_SUFFIX) or Path(source).name.lower() in _RESERVED
+            or source.lower().endswith(SIDECAR_SUFFIX) or Path(source).name.lower() in RESERVED_NAMES
             or Path(source).suffix.lower() not in SUPPORTED_SUFFIXES):
         raise HTTPException(422, "stien er ikke et dokument i vidensmappen (the path is not a document)")
     path = (root / source).resolve()

@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS, clean_question
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
 from bot.runtime import Runtime
+from bot.web.auth import bearer, require_admin
 from bot.web.deps import RuntimeDep, rate_limited
 from bot.web.metrics import health
 from ingest.snapshot import DocumentRecord
@@ -22,7 +23,6 @@ from ingest.snapshot import DocumentRecord
 router = APIRouter()
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PUBLIC = frozenset({"public"})
-_bearer = HTTPBearer(auto_error=False, description="PRAKTIKBOT_ADMIN_TOKEN")  # the same scheme as the admin API
 
 
 class HistoryTurn(Turn):
@@ -109,8 +109,6 @@ def feedback(body: FeedbackRequest, rt: RuntimeDep) -> dict[str, int]:
 def _require_admin_for_internal(request: Request, rt: Runtime,
                                 credentials: HTTPAuthorizationCredentials | None) -> None:
     """The admin API's own check (and its backoff after wrong tokens); any refusal but "wait" is a 403."""
-    from bot.web.admin import require_admin  # admin imports this module, so not at the top
-
     try:
         require_admin(request, rt, credentials)
     except HTTPException as exc:
@@ -123,7 +121,7 @@ def _require_admin_for_internal(request: Request, rt: Runtime,
 @router.get("/api/documents/{doc_id}", responses={403: {"description": "an internal document, without the "
                                                                        "admin token"}})
 def document(doc_id: str, request: Request, rt: RuntimeDep,
-             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> dict:
+             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> dict:
     found = rt.document_text(doc_id)
     if found is None:
         raise HTTPException(404, "dokumentet findes ikke i indekset (document not in the index)")

@@ -25,6 +25,7 @@ from bot.runtime import Runtime
 from bot.slack.router import slack_router
 from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
+from bot.web.auth import TokenBackoff
 from bot.web.limits import BodyLimitMiddleware, RateLimiter
 from bot.web.metrics import Metrics, MetricsMiddleware
 from ingest.embeddings import EmbeddingsConfigError
@@ -98,7 +99,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.metrics = metrics = Metrics(runtime)
     app.state.rate_limits = {"ask": RateLimiter(settings.rate_ask_per_minute),
                              "draft": RateLimiter(settings.rate_draft_per_minute)}
-    app.state.admin_backoff = admin.TokenBackoff()
+    app.state.admin_backoff = TokenBackoff()
     # the body limit sits inside the metrics, so its 413s are counted too
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes,
                        routes={("POST", "/api/admin/documents"): UPLOAD_BODY_BYTES})
