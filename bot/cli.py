@@ -1,4 +1,4 @@
-"""Command line: `praktikbot ingest | ask | serve | slack | eval | purge | db upgrade` (see the README).
+"""Command line: `praktikbot ingest | ask | serve | worker | slack | eval | purge | db upgrade` (see the README).
 
 With --json exactly one JSON document goes to stdout; progress and logs go to stderr."""
 
@@ -200,14 +200,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _runtime(settings: Settings):
-    """The runtime of `serve` and `slack`; a database it can't reach or migrate is a clear error."""
+def _runtime(settings: Settings, role: str | None = None):
+    """The runtime of `serve`, `worker` and `slack`; a database it can't reach or migrate is a clear error.
+    `serve` and `slack` are read-only replicas on a Chroma server, and do everything when it is embedded."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.runtime import Runtime
 
     try:
-        return Runtime(settings)
+        return Runtime(settings, role=role or ("replica" if settings.chroma_url else "all"), watch_index=True)
     except SQLAlchemyError as exc:
         _fail(f"databasen kan ikke nås eller opdateres (the database can't be reached or upgraded): {exc}")
 
@@ -233,16 +234,22 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _owning(settings: Settings):
+    """Embedded Chroma has one writer process: serving it holds the data dir's serving lock."""
+    from ingest.lock import serving_lock
+
+    return nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.web.app import create_app
-    from ingest.lock import IndexBusyError, serving_lock
+    from ingest.lock import IndexBusyError
 
     settings = _writable_settings()
     try:
-        owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
-        with owner:
+        with _owning(settings):
             runtime = _runtime(settings)
             if settings.audit_days is not None:  # the retention holds from the start, not from a first purge
                 _purge(runtime.records, settings.audit_days)
@@ -252,16 +259,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The one writer: owns the knowledge dir, ingests it at start, then runs the jobs the admin API and
+    the replicas queue, and serves /healthz and the admin API."""
+    import uvicorn
+
+    from bot.web.app import create_worker_app
+    from ingest.lock import IndexBusyError
+
+    settings = _writable_settings()
+    if not settings.knowledge_dir.is_dir():
+        _fail(f"vidensmappen {settings.knowledge_dir} findes ikke; worker-processen ejer den "
+              "(the worker owns the knowledge dir: set PRAKTIKBOT_KNOWLEDGE_DIR)")
+    try:
+        with _owning(settings):
+            runtime = _runtime(settings, role="worker")
+            runtime.start()
+            runtime.submit("reingest")  # the index follows the knowledge dir from the start
+            uvicorn.run(create_worker_app(runtime), host=args.host, port=args.port, log_level="info")
+    except IndexBusyError as exc:
+        _fail(str(exc))
+    return EXIT_OK
+
+
 def cmd_slack(args: argparse.Namespace) -> int:
     from bot.slack.socket import run_socket_mode
-    from ingest.lock import IndexBusyError, serving_lock
+    from ingest.lock import IndexBusyError
 
     settings = _writable_settings()
     if not (settings.slack_bot_token and settings.slack_app_token):
         _fail("Socket Mode kræver SLACK_BOT_TOKEN og SLACK_APP_TOKEN (Socket Mode needs both tokens)")
     try:
-        owner = nullcontext() if settings.chroma_url else serving_lock(settings.data_dir)
-        with owner:
+        with _owning(settings):
             run_socket_mode(_runtime(settings))
     except IndexBusyError as exc:
         _fail(str(exc))
@@ -286,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("worker", help="indlæsning og admin-API: den ene skriver (the one writer: ingest jobs "
+                                      "and the admin API)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8002)
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("slack", help="Slack-bot i Socket Mode")
     p.set_defaults(func=cmd_slack)
     p = sub.add_parser("eval", help="kvalitet og svartider for et spørgsmålssæt (quality and latency)")

@@ -125,8 +125,29 @@ class Records:
             rows = db.execute(select(jobs).order_by(jobs.c.submitted_at.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
-    def fail_unfinished_jobs(self, reason: str) -> int:
-        """Mark the jobs a stopped runner left queued or running as failed; returns how many."""
+    def fail_unfinished_jobs(self, reason: str, states: tuple[str, ...] = ("queued", "running")) -> int:
+        """Mark the jobs a stopped runner left in `states` as failed; returns how many."""
         with self.database.begin() as db:
-            return db.execute(update(jobs).where(jobs.c.state.in_(("queued", "running")))
+            return db.execute(update(jobs).where(jobs.c.state.in_(states))
                               .values(state="failed", error=reason, finished_at=time.time())).rowcount
+
+    def queued_jobs(self) -> list[dict]:
+        """Jobs waiting for the runner (submitted by replicas), oldest first."""
+        with self.database.begin() as db:
+            rows = db.execute(select(jobs).where(jobs.c.state == "queued")
+                              .order_by(jobs.c.submitted_at)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def claim_job(self, job_id: str, started_at: float) -> bool:
+        """Move a queued job to running; False when it was cancelled or claimed meanwhile. The update is
+        conditional on the state, so of two claims one wins."""
+        with self.database.begin() as db:
+            return db.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "queued",
+                                                 jobs.c.cancel_requested.is_(False))
+                              .values(state="running", started_at=started_at)).rowcount == 1
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the runner (another process) to cancel an unfinished job; False when it has finished."""
+        with self.database.begin() as db:
+            return db.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state.in_(("queued", "running")))
+                              .values(cancel_requested=True)).rowcount == 1

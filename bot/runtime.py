@@ -1,13 +1,17 @@
 """What a running Praktikbot holds, shared by the web app and the Slack bot in one process:
 settings, the answer service over the index, the audit/feedback records, and the index jobs.
 
-Index work runs in the serving process (the single writer of an embedded index) as jobs: a re-ingest,
-the ingest of an uploaded file, the removal of a deleted one. One worker thread runs them one at a time
-in the order they came, so none is refused for being at the same time as another, and each ends as done
-(with its report) or failed (with the reason). Each job is stored in the shared database whenever it
-changes, so the admin API lists it after a restart and on every replica. While a job runs, questions keep
-being answered from the published generation; the reader picks up the new generation on the next question
-after it is published."""
+Index work is done as jobs: a re-ingest, the ingest of an uploaded file, the removal of a deleted one.
+One runner thread runs them one at a time in the order they came, so none is refused for being at the
+same time as another, and each ends as done (with its report) or failed (with the reason). Each job is
+stored in the shared database whenever it changes, so the admin API lists it after a restart and on
+every replica.
+
+Roles (`role`): in embedded mode one process does everything ("all"). With a Chroma server there is one
+"worker", the writer that owns the knowledge dir and runs the jobs, and any number of read-only
+"replica"s. A replica queues a re-ingest in the database for the worker (which looks for such jobs every
+second) and refuses file changes, which only the worker can make. While a job runs, questions keep being
+answered from the published generation; readers swap in the new one when it is published."""
 
 from __future__ import annotations
 
@@ -33,6 +37,9 @@ from ingest.sync import IngestReport, last_report, sync
 
 log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ROLES = ("all", "replica", "worker")
+POLL_SECONDS = 1.0  # how often the worker looks in the database for jobs replicas queued (and cancels)
+REINDEX_WAIT_SECONDS = 3600.0  # how long a replica waits for the worker to finish a re-ingest it queued
 KEPT_JOBS = 200  # finished jobs kept in memory, and the jobs GET /api/admin/jobs lists
 CANCELLED = "annulleret af en administrator (cancelled by an administrator)"
 INTERRUPTED = ("afbrudt: Praktikbot blev stoppet, før jobbet var færdigt "
@@ -45,6 +52,19 @@ class JobError(RuntimeError):
 
 class JobCancelled(RuntimeError):
     """The job was cancelled before it finished."""
+
+
+class JobFailedError(RuntimeError):
+    """A job another process ran failed; the message is its reason."""
+
+
+class NotTheWriterError(RuntimeError):
+    """This process is a read-only replica: files are changed through the worker."""
+
+    def __init__(self) -> None:
+        super().__init__("denne proces er en skrivebeskyttet replika: upload og sletning sker via worker-processen "
+                         "(`praktikbot worker`, samme sti og token) (this replica is read-only: send uploads and "
+                         "deletions to the worker, same path and token)")
 
 
 @dataclass
@@ -118,7 +138,12 @@ class IngestStatus:
 
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, role: str = "all", watch_index: bool = False) -> None:
+        """`watch_index`: look for new generations in the background (a long-running server does)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        self.role = role
+        self.watch_index = watch_index
         self.settings = settings or Settings()
         self.records = Records(self.settings.data_dir, self.settings.masking, self.settings.database_url)
         self.ingest_status = IngestStatus(report=last_report(self.settings.data_dir))
@@ -127,7 +152,7 @@ class Runtime:
         self._jobs: dict[str, Job] = {}  # in submission order
         self._jobs_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._worker: threading.Thread | None = None
+        self._runner: threading.Thread | None = None
         # called with (answer, channel) after every answer, whatever the channel (e.g. web metrics)
         self.answer_observers: list[Callable[[Answer, str], None]] = []
 
@@ -137,8 +162,16 @@ class Runtime:
         if self._service is None:
             with self._service_lock:
                 if self._service is None:
-                    self._service = AnswerService(self.settings, IndexReader(self.settings))
+                    reader = IndexReader(self.settings)
+                    if self.watch_index:
+                        reader.watch()
+                    self._service = AnswerService(self.settings, reader)
         return self._service
+
+    @property
+    def writer(self) -> bool:
+        """This process runs the index jobs (embedded mode, or the worker)."""
+        return self.role != "replica"
 
     def ask(self, question: str, history: list[Turn] | None = None, channel: str = "api",
             audiences: frozenset[str] | None = None) -> tuple[Answer, int]:
@@ -154,7 +187,10 @@ class Runtime:
 
     def submit(self, kind: str, paths: list[Path] | None = None, source: str | None = None) -> Job:
         """Queue index work; returns the job to poll. A re-ingest of the whole knowledge dir that is
-        still waiting already covers a second one, so that one is returned instead of queueing twice."""
+        still waiting already covers a second one, so that one is returned instead of queueing twice.
+        A replica queues re-ingests for the worker and refuses the rest (NotTheWriterError)."""
+        if not self.writer:
+            return self._submit_to_worker(kind, paths)
         with self._jobs_lock:
             if kind == "reingest" and paths is None:
                 waiting = next((j for j in self._jobs.values()
@@ -164,13 +200,33 @@ class Runtime:
             job = Job(kind=kind, paths=paths, source=source)
             self._jobs[job.id] = job
             self._forget_old_jobs()
-            if self._worker is None:
-                self._fail_unfinished_jobs()
-                self._worker = threading.Thread(target=self._work, name="index-jobs", daemon=True)
-                self._worker.start()
+            self._start()
             self._save(job)
         self._queue.put(job)
         return job
+
+    def _submit_to_worker(self, kind: str, paths: list[Path] | None) -> Job:
+        if kind != "reingest" or paths is not None:
+            raise NotTheWriterError()
+        waiting = next((row for row in self.records.queued_jobs() if row["kind"] == kind and row["source"] is None
+                        and not row["cancel_requested"]), None)
+        if waiting:
+            return Job.stored(waiting)
+        job = Job(kind=kind)
+        self.records.save_job(job.row())  # a replica's job exists only in the database: an error is the caller's
+        return job
+
+    def start(self) -> None:
+        """Start the job runner now rather than at the first job: the worker does, so that the jobs
+        replicas queue are run without waiting for one of its own."""
+        with self._jobs_lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._runner is None:
+            self._fail_unfinished_jobs()
+            self._runner = threading.Thread(target=self._work, name="index-jobs", daemon=True)
+            self._runner.start()
 
     def job(self, job_id: str) -> Job:
         """A job of this process, or one read from the database (from before a restart)."""
@@ -198,16 +254,20 @@ class Runtime:
             log.exception("could not store index job %s (%s) in the database", job.id, job.state)
 
     def _fail_unfinished_jobs(self) -> None:
-        """Before this runtime runs its first job: jobs a stopped runner left queued or running never
-        finish, so they are failed with the reason (there is one runner of index jobs)."""
+        """Before this runtime runs its first job: jobs a stopped runner left running never finish, so
+        they are failed with the reason (there is one runner of index jobs). Embedded, the queued ones were
+        in the stopped process's memory and go too; the worker runs the queued ones (replicas queue jobs)."""
+        states = (RUNNING,) if self.role == "worker" else (QUEUED, RUNNING)
         try:
-            if failed := self.records.fail_unfinished_jobs(INTERRUPTED):
+            if failed := self.records.fail_unfinished_jobs(INTERRUPTED, states):
                 log.warning("%d index jobs left unfinished by a stopped Praktikbot are marked failed", failed)
         except SQLAlchemyError:
             log.exception("could not mark the unfinished index jobs of a stopped Praktikbot as failed")
 
     def pending(self) -> int:
-        """Jobs queued or running."""
+        """Jobs queued or running (on a replica: in the database, run by the worker)."""
+        if not self.writer:
+            return sum(1 for j in self.jobs() if j.state in (QUEUED, RUNNING))
         with self._jobs_lock:
             return sum(1 for j in self._jobs.values() if j.state in (QUEUED, RUNNING))
 
@@ -221,8 +281,11 @@ class Runtime:
             if job.kind == "delete":
                 raise JobError("en sletning kan ikke annulleres: filen er allerede fjernet "
                                "(a deletion can't be cancelled: the file is already removed)")
-            if job.id not in self._jobs:
-                raise JobError("jobbet køres af en anden proces (the job is run by another process)")
+            if job.id not in self._jobs:  # the worker's: it sees the request within a second
+                if not self.records.request_cancel(job.id):
+                    raise JobError("jobbet er allerede afsluttet (the job has already finished)")
+                job.cancel.set()
+                return job
             job.cancel.set()
             if job.state == QUEUED:
                 self._finish(job, None, JobCancelled(CANCELLED))
@@ -234,11 +297,25 @@ class Runtime:
         """Re-ingest the knowledge dir and wait for it (Slack's `/praktik reindex`, POST
         /api/admin/ingest?wait=true); raises the job's error when it failed."""
         job = self.submit("reingest")
+        if not self.writer:
+            return self._wait_for_worker(job)
         job.finished.wait()
         if job.exception is not None:
             raise job.exception
         assert job.result is not None  # a job done without an error has its report
         return job.result
+
+    def _wait_for_worker(self, job: Job) -> IngestReport:
+        deadline = time.monotonic() + REINDEX_WAIT_SECONDS
+        while job.state not in (DONE, FAILED):
+            if time.monotonic() > deadline:
+                raise JobError("worker-processen har ikke kørt jobbet endnu; følg det under jobs "
+                               f"(the worker has not run job {job.id} yet)")
+            time.sleep(POLL_SECONDS / 2)
+            job = self.job(job.id)
+        if job.state == FAILED or job.report is None:
+            raise JobFailedError(job.error or "genindlæsningen fejlede (the re-ingest failed)")
+        return IngestReport(**job.report)
 
     def _forget_old_jobs(self) -> None:
         finished = [j.id for j in self._jobs.values() if j.state in (DONE, FAILED)]
@@ -246,17 +323,25 @@ class Runtime:
             del self._jobs[job_id]
 
     def _work(self) -> None:
-        """The worker thread: one job at a time, in the order they were submitted."""
+        """The runner thread: one job at a time, in the order they were submitted; the worker also runs
+        the jobs replicas queued in the database."""
         while True:
-            job = self._queue.get()
-            with self._jobs_lock, self.ingest_status.lock:
-                if job.state != QUEUED:  # cancelled while it waited
+            try:
+                job = self._queue.get(timeout=POLL_SECONDS if self.role == "worker" else None)
+            except queue.Empty:
+                job = self._claim_queued()
+                if job is None:
                     continue
-                job.state, job.started_at = RUNNING, time.time()
+            else:
+                with self._jobs_lock:
+                    if job.state != QUEUED:  # cancelled while it waited
+                        continue
+                    job.state, job.started_at = RUNNING, time.time()
+                self._save(job)
+            with self.ingest_status.lock:
                 status = self.ingest_status
                 status.running, status.job, status.error = True, job.id, None
                 status.done, status.total, status.current = 0, 0, ""
-            self._save(job)
             report, error = None, None
             try:
                 report = self._run(job)
@@ -267,6 +352,30 @@ class Runtime:
                 error = JobCancelled(CANCELLED)
             with self._jobs_lock:
                 self._finish(job, report, error)
+
+    def _claim_queued(self) -> Job | None:
+        """The oldest job a replica queued, now running here; one cancelled while queued is failed."""
+        try:
+            for row in self.records.queued_jobs():
+                with self._jobs_lock:
+                    if row["id"] in self._jobs:  # this process's own, on its way through the queue
+                        continue
+                job = Job.stored(row)
+                if row["kind"] in ("upload", "delete") and row["source"]:
+                    job.paths = [self.settings.knowledge_dir / row["source"]]
+                if row["cancel_requested"]:
+                    with self._jobs_lock:
+                        self._finish(job, None, JobCancelled(CANCELLED))
+                    continue
+                started = time.time()
+                if self.records.claim_job(job.id, started):
+                    job.state, job.started_at = RUNNING, started
+                    with self._jobs_lock:
+                        self._jobs[job.id] = job
+                    return job
+        except SQLAlchemyError:
+            log.exception("could not look for queued index jobs in the database; trying again")
+        return None
 
     def _finish(self, job: Job, report: IngestReport | None, error: Exception | None) -> None:
         """Store the outcome, then mark the job finished: nobody sees it done before its report is there."""
@@ -287,8 +396,15 @@ class Runtime:
     def _run(self, job: Job) -> IngestReport | None:
         status = self.ingest_status
 
+        checked = time.monotonic()
+
         def track(done: int, total: int, current: str) -> None:
+            nonlocal checked
             status.done, status.total, status.current = done, total, current
+            if self.role == "worker" and time.monotonic() - checked > POLL_SECONDS:
+                checked = time.monotonic()  # a replica may have asked to cancel, through the database
+                if (row := self.records.job(job.id)) and row["cancel_requested"]:
+                    job.cancel.set()
 
         if job.kind == "delete" and job.source not in self._indexed_sources():
             return None  # the file never made it into the index: removing it was all there was to do

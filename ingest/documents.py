@@ -19,7 +19,7 @@ from ingest.personal_data import MaskingPolicy, mask_personal_data
 
 SIDECAR_SUFFIX = ".meta.yaml"
 # Bumped when cleaning or splitting changes, so every document is re-processed once.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 # Who may read a document: "public" sources may be quoted to journalists and citizens; the default is
 # "internal", so a document nobody classified is never sent out.
 AUDIENCES = ("public", "internal")

@@ -27,6 +27,10 @@ class IndexSettings(BaseSettings):
     max_compression_ratio: float = Field(default=100.0, gt=1)
     # time one document may take to extract, chunk and embed; checked between steps and batches
     ingest_document_seconds: float = Field(default=120.0, gt=0)
+    # what a new generation no longer uses stays this long, for replicas still answering from the old one
+    generation_grace_seconds: float = Field(default=300.0, ge=0)
+    # how often a serving process looks for a newly published generation (it loads it in the background)
+    index_refresh_seconds: float = Field(default=1.0, gt=0)
 
     @property
     def masking(self) -> MaskingPolicy:

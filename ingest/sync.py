@@ -3,11 +3,12 @@
 Order of work, so that a crash at any point is repaired by the next run and readers always see a
 whole version of every document:
 1. repair: delete vectors no published generation refers to; re-process documents missing vectors;
-2. add the chunks of new and changed documents (new chunk ids, so old and new coexist);
-3. publish a new generation (manifest + chunk texts + sentence vectors + BM25) atomically;
-4. only then delete the chunks of changed and removed documents.
+2. add the chunks of new and changed documents, with their sentence vectors (new chunk ids, so old and
+   new coexist);
+3. publish a new generation record in Chroma atomically (ingest.generations);
+4. retire the chunks of changed and removed documents: a later run deletes them after the grace period.
 A rebuild does the same into a new Chroma collection beside the one in service (blue/green); the
-replaced collection, or one left by an interrupted rebuild, is dropped by the next run.
+replaced collection is retired whole, and one left by an interrupted rebuild is dropped by the next run.
 A document that fails (unreadable, a zip bomb, over its time limit, any loader error) fails alone.
 Vectors come from the vector cache where it has them (ingest.vector_cache): only text that changed is
 embedded, and a rebuild with the same model embeds nothing."""
@@ -33,7 +34,8 @@ from ingest.loaders import DocumentError, ZipLimits
 from ingest.lock import writer_lock
 from ingest.personal_data import mask_personal_data
 from ingest.settings import IndexSettings
-from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, index_dir, load_snapshot, write_snapshot
+from ingest.generations import Generations, Retired, chunk_metadata, text_key
+from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot
 from ingest.vector_cache import CachedEmbeddings, cached_embeddings
 from ingest.vectorstore import VectorStore, belongs_to_index, new_collection_name
 
@@ -193,9 +195,11 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
     if not knowledge_dir.is_dir():
         raise IngestConfigError(f"vidensmappen {knowledge_dir} findes ikke (knowledge dir not found)")
     check_data_dir(settings)
-    with writer_lock(settings.data_dir), \
-            cached_embeddings(load_embeddings(settings.embeddings), settings.data_dir) as embeddings:
-        published = load_snapshot(settings.data_dir)
+    generations = Generations(settings)
+    with writer_lock(settings.data_dir), cached_embeddings(
+            load_embeddings(settings.embeddings), settings.data_dir, (generations.current() or 0) + 1) as embeddings:
+        published = generations.load()
+        generations.collect(settings.generation_grace_seconds, published)
         empty = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension)
         if rebuild:
             store = VectorStore(settings, embeddings, new_collection_name(settings))
@@ -208,11 +212,12 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
             old = published or empty
         report = IngestReport()
         serving = {published.collection or settings.collection} if published else set()
-        if dropped := store.drop_others(keep=serving):
-            log.warning("removed %d collections of replaced or interrupted rebuilds", len(dropped))
+        retiring, retiring_collections = generations.pending()
+        if dropped := store.drop_others(keep=serving | retiring_collections):
+            log.warning("removed %d collections of interrupted rebuilds", len(dropped))
 
         stored = store.all_ids()
-        strays = stored - set(old.chunks)
+        strays = stored - set(old.chunks) - retiring
         if strays:
             log.warning("removing %d vectors left by an interrupted ingest", len(strays))
             store.delete(sorted(strays))
@@ -223,18 +228,14 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         documents = dict(old.documents)
         chunks = dict(old.chunks)
         texts = dict(old.texts)
-        vectors = {cid: old.sentence_matrix(c) for cid, c in old.chunks.items()}
         by_source = old.by_source()
-        obsolete: list[str] = []
         written: list[str] = []  # vectors this run added: taken out again if it is cancelled
         seen: set[str] = set()
 
         def retire(chunk_ids: list[str]) -> None:
-            """Take chunks out of the generation being built; their vectors go after publishing."""
-            obsolete.extend(chunk_ids)
+            """Take chunks out of the generation being built; their vectors are retired when it is published."""
             for cid in chunk_ids:
                 chunks.pop(cid, None)
-                vectors.pop(cid, None)
 
         try:
             for number, path in enumerate(files, start=1):
@@ -262,7 +263,7 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                     fresh = [c.chunk_id for c in doc_chunks if c.chunk_id not in old.chunks]
                     written.extend(fresh)
                     store.add([c.chunk_id for c in doc_chunks], [_embedding_input(r) for r in records],
-                              [_chroma_metadata(r) for r in records], check=check)
+                              _chunk_metadatas(records, sentence_vectors), check=check)
                 except _Cancelled:
                     raise
                 except Exception as exc:  # any loader or parser error fails this document only
@@ -271,11 +272,7 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
                         store.delete(fresh)
                         del written[-len(fresh):]
                     continue
-                row = 0
-                for record in records:
-                    chunks[record.chunk_id] = record
-                    vectors[record.chunk_id] = sentence_vectors[row: row + len(record.sentences)]
-                    row += len(record.sentences)
+                chunks.update((record.chunk_id, record) for record in records)
                 report.warnings.extend(_personal_data_warnings(doc))
                 if prior:
                     kept = set(document.chunk_ids)
@@ -307,9 +304,8 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         if changed:
             snapshot = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension,
                                 documents=documents, chunks=chunks, texts=texts, collection=store.name)
-            report.generation = write_snapshot(settings.data_dir, snapshot, vectors)
-            if obsolete:
-                store.delete(sorted(set(obsolete)))
+            report.generation = generations.publish(snapshot, _retired(published, snapshot))
+            generations.collect(settings.generation_grace_seconds, snapshot)
             embeddings.retain(vector_inputs(chunks.values(), texts), report.generation)
         else:
             report.generation = old.generation
@@ -410,16 +406,37 @@ def _finish(settings: IndexSettings, report: IngestReport, embeddings: CachedEmb
     return report
 
 
-def _chroma_metadata(record: ChunkRecord) -> dict:
-    return {
-        "doc_id": record.doc_id, "source": record.source, "title": record.title, "type": record.doc_type,
-        "section": record.section, "valid_from": record.valid_from or "", "start": record.start,
-        "end": record.end, "content_hash": record.content_hash, "audience": record.audience,
-    }
+def _retired(published: Snapshot | None, new: Snapshot) -> Retired:
+    """What the published generation used and `new` doesn't: its chunks, or its whole collection when
+    `new` is in another one (a rebuild), and the texts of replaced and removed documents."""
+    if published is None:
+        return Retired(generation=0, at=0.0, collection=new.collection)
+    moved = published.collection != new.collection
+    old_texts = {text_key(d) for d in published.documents.values()}
+    return Retired(
+        generation=0, at=0.0, collection=published.collection,
+        chunks=[] if moved else sorted(set(published.chunks) - set(new.chunks)),
+        texts=sorted(old_texts - {text_key(d) for d in new.documents.values()}),
+        collections=[published.collection] if moved else [],
+    )
+
+
+def _chunk_metadatas(records: list[ChunkRecord], sentence_vectors: np.ndarray) -> list[dict]:
+    """Each chunk's Chroma metadata, with its rows of the document's sentence vectors."""
+    metadatas, row = [], 0
+    for record in records:
+        metadatas.append(chunk_metadata(record, sentence_vectors[row: row + len(record.sentences)]))
+        row += len(record.sentences)
+    return metadatas
+
+
+def _report_dir(data_dir: Path) -> Path:
+    """The writer's own files: the last report (the vector cache and lock are beside it)."""
+    return data_dir / "index"
 
 
 def _save_report(data_dir: Path, report: IngestReport) -> None:
-    folder = index_dir(data_dir)
+    folder = _report_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{REPORT_FILE}.tmp"
     tmp.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
@@ -428,6 +445,6 @@ def _save_report(data_dir: Path, report: IngestReport) -> None:
 
 def last_report(data_dir: Path) -> dict | None:
     try:
-        return json.loads((index_dir(data_dir) / REPORT_FILE).read_text(encoding="utf-8"))
+        return json.loads((_report_dir(data_dir) / REPORT_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None

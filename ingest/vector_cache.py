@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from ingest.embeddings import VectorEmbeddings
-from ingest.snapshot import current_generation
 
 log = logging.getLogger(__name__)
 CACHE_FILE = "vector_cache.sqlite3"
@@ -157,9 +156,8 @@ class CachedEmbeddings(VectorEmbeddings):
 
 
 @contextmanager
-def cached_embeddings(model: VectorEmbeddings, data_dir: Path) -> Iterator[CachedEmbeddings]:
+def cached_embeddings(model: VectorEmbeddings, data_dir: Path, stamp: int) -> Iterator[CachedEmbeddings]:
     """`model` with the data dir's vector cache in front of it, for the length of one ingest (which holds
-    the writer lock). What it adds is stamped with the generation the ingest is expected to publish."""
-    stamp = (current_generation(data_dir) or 0) + 1
+    the writer lock). What it adds is stamped `stamp`, the generation the ingest is expected to publish."""
     with closing(VectorCache(data_dir / CACHE_FILE, model.model_id, model.dimension, stamp)) as cache:
         yield CachedEmbeddings(model, cache)

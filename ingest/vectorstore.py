@@ -36,7 +36,8 @@ class IndexUnavailableError(RuntimeError):
 _OPENING = threading.Lock()
 
 
-def _client(settings: IndexSettings) -> chromadb.ClientAPI:
+def open_client(settings: IndexSettings) -> chromadb.ClientAPI:
+    """The embedded Chroma in the data dir, or the Chroma server (checked with a heartbeat)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_url:
         path = settings.data_dir / "chroma"
@@ -63,7 +64,7 @@ def _client(settings: IndexSettings) -> chromadb.ClientAPI:
 
 
 @contextmanager
-def _reachable(settings: IndexSettings) -> Iterator[None]:
+def reachable(settings: IndexSettings) -> Iterator[None]:
     """A Chroma server that went away after it was opened: its client reconnects by itself once it is back."""
     try:
         yield
@@ -90,7 +91,7 @@ class VectorStore:
         self.settings = settings
         self.embeddings = embeddings
         self.name = collection or settings.collection
-        self._client = _client(settings)
+        self._client = open_client(settings)
         self._store = self._open()
 
     def _open(self) -> Chroma:
@@ -112,7 +113,7 @@ class VectorStore:
         return meta.get("embeddings") if self.count() else None
 
     def heartbeat(self) -> None:
-        with _reachable(self.settings):
+        with reachable(self.settings):
             self._client.heartbeat()
 
     def count(self) -> int:
@@ -163,7 +164,7 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks (fewer when the collection is smaller)."""
-        with _reachable(self.settings):
+        with reachable(self.settings):
             result = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0],
                                                               strict=True)]

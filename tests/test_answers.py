@@ -9,7 +9,7 @@ import pytest
 from bot.answer import AnswerService, InvalidQuestionError
 from bot.models import Turn
 from ingest.clean import fold
-from ingest.snapshot import load_snapshot
+from ingest.generations import load_snapshot
 from tests.conftest import ROOT, SEED_LETTER
 
 DEV_SET = ROOT / "evals" / "sets" / "dev_questions.jsonl"
@@ -21,7 +21,7 @@ def service(shared_index) -> AnswerService:
 
 
 def assert_quotes_are_verbatim(answer, settings) -> None:
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     for c in answer.citations:
         text = snapshot.texts[c.doc_id]
         assert c.quote, "a citation always quotes something"

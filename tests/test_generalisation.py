@@ -18,7 +18,7 @@ from bot.evaluate import expected_chunks, load_questions, split_key, split_of
 from bot.features import candidates
 from bot.model import load_model, question_features
 from ingest.clean import fold
-from ingest.snapshot import load_snapshot
+from ingest.generations import load_snapshot
 from tests.conftest import ROOT
 from tests.test_answers import DEV_SET, assert_quotes_are_verbatim
 
@@ -91,7 +91,7 @@ def test_the_split_is_by_section_and_about_seventy_thirty(bank):
 
 
 def test_the_bank_labels_every_chunk_with_questions_it_can_check(shared_index, bank):
-    snapshot = load_snapshot(shared_index.data_dir)
+    snapshot = load_snapshot(shared_index)
     chunks = {f"{c.source}#{c.section}": c for c in snapshot.chunks.values()}
     answerable = [q for q in bank if not q.get("abstain")]
     unanswerable = [q for q in bank if q.get("abstain")]

@@ -22,7 +22,7 @@ from ingest.documents import read_document
 from ingest.loaders import DocumentError
 from ingest.personal_data import MaskingPolicy
 from ingest.reader import IndexReader
-from ingest.snapshot import current_generation, load_snapshot
+from ingest.generations import current_generation, load_snapshot
 from ingest.sync import DataDirError, check_data_dir, sync
 from tests.documents_factory import write_docx
 
@@ -49,7 +49,7 @@ def test_a_cpr_number_is_masked_in_everything_stored_and_served(make_index, capl
     assert {"path": "procedures/sagsnotat.md", "kind": "e-mail", "count": 1, "masked": False} in report.warnings
     digits = ("010203", "0102031234")
     assert not any(d in json.dumps(report.as_dict()) for d in digits)
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     doc = next(d for d in snapshot.documents.values() if d.source == "procedures/sagsnotat.md")
     assert "CPR-nummer XXXXXX-XXXX starter" in snapshot.texts[doc.doc_id]
     for path in settings.data_dir.rglob("*"):  # manifest, chunks, texts, BM25, Chroma's SQLite and its FTS
@@ -99,7 +99,7 @@ def test_broken_and_oversized_documents_fail_alone_with_a_reason(make_index):
     (folder / "billede.docx").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     _zip_bomb(folder / "stor.docx", unpacked=3_000_000)
     (folder / "god.md").write_text("# God\n\n## Afsnit\n\nEt helt almindeligt notat om praktik.\n", encoding="utf-8")
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
 
     report = sync(settings)
 
@@ -122,11 +122,11 @@ def test_a_document_over_its_time_limit_fails_and_the_rest_is_kept(make_index):
     settings = make_index(ingest_document_seconds=1e-9)
     (settings.knowledge_dir / "procedures" / "lang.md").write_text(
         "# Lang\n\n## Afsnit\n\n" + " ".join(f"Regel {i} gælder for praktik." for i in range(200)), encoding="utf-8")
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     report = sync(settings)
     assert [f["path"] for f in report.failed] == ["procedures/lang.md"]
     assert "tog mere end" in report.failed[0]["error"]
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert set(after.chunks) == set(before.chunks) == IndexReader(settings).store.all_ids()
 
 
@@ -136,7 +136,7 @@ class _Killed(Exception):
 
 def test_a_rebuild_killed_half_way_leaves_the_old_generation_answering(make_index):
     settings = make_index()
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     reader = IndexReader(settings)
 
     def die_after_two(done: int, total: int, current: str) -> None:
@@ -146,21 +146,26 @@ def test_a_rebuild_killed_half_way_leaves_the_old_generation_answering(make_inde
     with pytest.raises(_Killed):
         sync(settings, rebuild=True, progress=die_after_two)
 
-    assert current_generation(settings.data_dir) == before.generation
+    assert current_generation(settings) == before.generation
     assert reader.store.all_ids() == set(before.chunks), "the collection in service is untouched"
     assert _answered(settings)
 
     report = sync(settings, rebuild=True)
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert sorted(report.added) == sorted(d.source for d in before.documents.values())
     assert after.collection != before.collection
     assert reader.store.all_ids() == set(after.chunks), "the reader follows the new generation's collection"
     assert _answered(settings)
-    # the interrupted rebuild's collection is gone; the replaced one stays for one run (readers mid-switch)
-    replaced = before.collection or settings.collection
-    assert {c.name for c in reader.store._client.list_collections()} == {replaced, after.collection}
+    # the interrupted rebuild's collection is gone; the replaced one stays for the grace period (replicas
+    # still answering from it), and goes with the first ingest after that
+    def chunk_collections() -> set[str]:
+        return {c.name for c in reader.store._client.list_collections()} - {f"{settings.collection}-generations"}
+
+    assert chunk_collections() == {before.collection, after.collection}
     assert sync(settings).generation == after.generation
-    assert {c.name for c in reader.store._client.list_collections()} == {after.collection}
+    assert chunk_collections() == {before.collection, after.collection}
+    assert sync(settings.model_copy(update={"generation_grace_seconds": 0})).generation == after.generation
+    assert chunk_collections() == {after.collection}
 
 
 def test_a_killed_rebuild_process_leaves_the_old_generation_answering(make_index):
@@ -170,7 +175,7 @@ def test_a_killed_rebuild_process_leaves_the_old_generation_answering(make_index
         (extra / f"notat-{i:02d}.md").write_text(
             f"# Notat {i}\n\n## Afsnit\n\nNotat nummer {i} beskriver en regel om praktikforløb nummer {i}. "
             f"Reglen gælder for sager oprettet i uge {i % 52 + 1}.\n", encoding="utf-8")
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     env = {**os.environ, "PRAKTIKBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
            "PRAKTIKBOT_DATA_DIR": str(settings.data_dir)}
     env.pop("PRAKTIKBOT_CHROMA_URL", None)
@@ -183,11 +188,11 @@ def test_a_killed_rebuild_process_leaves_the_old_generation_answering(make_index
                           capture_output=True, timeout=600)
     assert proc.returncode == -9, proc.stderr
 
-    assert current_generation(settings.data_dir) == before.generation
+    assert current_generation(settings) == before.generation
     assert _answered(settings)
     report = sync(settings)
     assert len(report.added) == 30 and not report.failed
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert IndexReader(settings).store.all_ids() == set(after.chunks)
 
 
@@ -196,7 +201,7 @@ def test_cancel_stops_between_documents_and_publishes_nothing(make_index):
     for i in range(3):
         (settings.knowledge_dir / "procedures" / f"ny-{i}.md").write_text(
             f"# Ny {i}\n\n## Afsnit\n\nEn ny regel nummer {i} om praktik.\n", encoding="utf-8")
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     cancel = threading.Event()
     seen: list[str] = []
 
@@ -209,7 +214,7 @@ def test_cancel_stops_between_documents_and_publishes_nothing(make_index):
 
     assert report.cancelled and report.added == [] and report.generation == before.generation
     assert "procedures/ny-2.md" not in seen, "it stopped before the next document"
-    assert current_generation(settings.data_dir) == before.generation
+    assert current_generation(settings) == before.generation
     assert IndexReader(settings).store.all_ids() == set(before.chunks), "vectors written before the cancel are gone"
     assert json.loads((settings.data_dir / "index" / "last_report.json").read_text())["cancelled"] is True
     assert sorted(sync(settings).added) == ["procedures/ny-0.md", "procedures/ny-1.md", "procedures/ny-2.md"]
@@ -270,6 +275,6 @@ def test_a_full_data_dir_gives_a_clear_error(tmp_path: Path):
 
 def test_masking_leaves_ordinary_numbers_of_the_corpus_alone(shared_index):
     """Dates, case and section numbers are no CPR numbers: the demo corpus holds none, so nothing is masked."""
-    texts = load_snapshot(shared_index.data_dir).texts.values()
+    texts = load_snapshot(shared_index).texts.values()
     assert texts and not any("XXXXXX-XXXX" in text for text in texts)
     assert any("24. april 2019" in text for text in texts)

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ingest.chunking import split_document
 from ingest.documents import read_document
 from ingest.reader import IndexReader
-from ingest.snapshot import load_snapshot
+from ingest.generations import load_snapshot
 from ingest.sync import sync
 from tests.conftest import make_settings
 
@@ -96,7 +96,7 @@ class IngestMachine(RuleBasedStateMachine):
         report = sync(self.settings)
         self._published()
         assert sorted(f["path"] for f in report.failed) == sorted(self.corrupt)
-        assert IndexReader(self.settings).store.all_ids() == set(load_snapshot(self.settings.data_dir).chunks), \
+        assert IndexReader(self.settings).store.all_ids() == set(load_snapshot(self.settings).chunks), \
             "Chroma holds exactly the published chunks"
 
     @rule(after=st.integers(0, len(NAMES)))
@@ -119,7 +119,7 @@ class IngestMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_index_serves_exactly_the_last_good_versions(self) -> None:
-        snapshot = load_snapshot(self.settings.data_dir)
+        snapshot = load_snapshot(self.settings)
         if not self.ingested:
             return
         assert sorted(d.source for d in snapshot.documents.values()) == sorted(self.served)

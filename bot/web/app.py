@@ -1,6 +1,7 @@
-"""The FastAPI app of `praktikbot serve`: the API routers, the page, /metrics, Slack's HTTP endpoint
-when configured, the limits on request bodies and per-client rates, and one mapping from the core's
-errors to HTTP statuses, so no router repeats it and bad input never becomes a 5xx."""
+"""The FastAPI apps: `praktikbot serve`'s (the API routers, the page, /metrics, Slack's HTTP endpoint
+when configured) and `praktikbot worker`'s (/healthz, /metrics and the admin API only). Both have the
+limits on request bodies and per-client rates, and one mapping from the core's errors to HTTP statuses,
+so no router repeats it and bad input never becomes a 5xx."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.answer import InvalidQuestionError
 from bot.draft import InquiryError
 from bot.llm import LLMConfigError
-from bot.runtime import Runtime
+from bot.runtime import NotTheWriterError, Runtime
 from bot.slack.router import slack_router
 from bot.slack.socket import start_socket_mode_in_background
 from bot.web import admin, api
@@ -42,6 +43,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     InvalidQuestionError: 422,
     InquiryError: 422,
     IndexBusyError: 409,
+    NotTheWriterError: 409,
     IndexMissingError: 503,
     IndexUnavailableError: 503,
     IngestConfigError: 503,  # includes a model mismatch: the message says to rebuild
@@ -91,8 +93,9 @@ def _lifespan(runtime: Runtime):
     return lifespan
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Praktikbot", version="0.1.0", docs_url=None, lifespan=_lifespan(runtime),
+def _base_app(runtime: Runtime, lifespan, title: str) -> FastAPI:
+    """What both apps share: state, limits, metrics, error mapping, the admin API and /metrics."""
+    app = FastAPI(title=title, version="0.1.0", docs_url=None, lifespan=lifespan,
                   description="Svar med kildehenvisninger om virksomhedspraktik (answers with citations)")
     settings = runtime.settings
     app.state.runtime = runtime
@@ -107,18 +110,38 @@ def create_app(runtime: Runtime) -> FastAPI:
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.include_router(api.router)
+    app.include_router(api.health_router)
     app.include_router(admin.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return metrics.render()
+
+    return app
+
+
+def create_worker_app(runtime: Runtime) -> FastAPI:
+    """The worker's: health, metrics and the admin API over the jobs it runs; it answers no questions."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            runtime.records.close()
+
+    return _base_app(runtime, lifespan, "Praktikbot worker")
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = _base_app(runtime, _lifespan(runtime), "Praktikbot")
+    app.include_router(api.router)
     if (slack := slack_router(runtime)) is not None:
         app.include_router(slack)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics_endpoint() -> Response:
-        return metrics.render()
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -1,0 +1,245 @@
+"""Published generations, kept in Chroma, so that every process that answers reads the same index from
+one place and needs no files of its own (replicas on several hosts share only the Chroma server).
+
+What Chroma holds:
+- each chunk, in the generation's chunk collection: its vector, and as metadata its text, heading,
+  offsets, sentence spans and sentence vectors (`chunk_metadata`);
+- in the index's `<collection>-generations` collection: the cleaned text of each document version
+  (`text:<doc id>:<content hash>`), the generation record `current` (the manifest: number, model,
+  chunk collection, documents and their chunk ids), and what each publication retired (`retired:<n>`).
+
+Publishing is one upsert of `current`, after everything it names is written, so a reader sees either the
+old generation or the new one whole. What a new generation no longer uses (chunks, document texts, a
+rebuild's replaced collection) is retired, not deleted: it is removed by a later ingest once the grace
+period (`PRAKTIKBOT_GENERATION_GRACE_SECONDS`) has passed, so a replica still answering from the old
+generation keeps finding its chunks. A reader builds its BM25 index in memory from the chunks."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import chromadb
+import numpy as np
+
+from ingest.settings import IndexSettings
+from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, build_bm25
+from ingest.vectorstore import open_client, reachable
+
+log = logging.getLogger(__name__)
+CURRENT = "current"
+PAGE = 1000  # records per Chroma read
+_published = 0  # publications made by this process: its readers check for a new generation at once
+_published_lock = threading.Lock()
+
+
+class GenerationError(RuntimeError):
+    """A generation record names chunks or texts that can't be read (e.g. removed too early)."""
+
+
+def publications() -> int:
+    """How many generations this process has published; a change means "look now"."""
+    return _published
+
+
+def text_key(doc: DocumentRecord) -> str:
+    return f"text:{doc.doc_id}:{doc.content_hash}"
+
+
+def chunk_metadata(record: ChunkRecord, vectors: np.ndarray) -> dict:
+    """What Chroma keeps of a chunk beside its vector: everything a reader needs to quote it."""
+    return {
+        "doc_id": record.doc_id, "source": record.source, "title": record.title, "type": record.doc_type,
+        "section": record.section, "heading": record.heading, "valid_from": record.valid_from or "",
+        "start": record.start, "end": record.end, "content_hash": record.content_hash,
+        "audience": record.audience, "text": record.text, "sentences": json.dumps(record.sentences),
+        "sentence_vectors": base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).decode(),
+    }
+
+
+def _chunk_record(chunk_id: str, meta: dict, dimension: int) -> tuple[ChunkRecord, np.ndarray]:
+    record = ChunkRecord(
+        chunk_id=chunk_id, doc_id=meta["doc_id"], source=meta["source"], title=meta["title"],
+        doc_type=meta["type"], section=meta["section"], heading=meta["heading"],
+        valid_from=meta["valid_from"] or None, start=meta["start"], end=meta["end"], text=meta["text"],
+        content_hash=meta["content_hash"], sentences=[tuple(s) for s in json.loads(meta["sentences"])],
+        audience=meta["audience"],
+    )
+    vectors = np.frombuffer(base64.b64decode(meta["sentence_vectors"]), dtype=np.float32)
+    return record, vectors.reshape(len(record.sentences), dimension)
+
+
+@dataclass
+class Retired:
+    """What one publication stopped using, removed once the grace period has passed."""
+
+    generation: int
+    at: float
+    collection: str  # the chunk collection the chunk ids are in
+    chunks: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)  # whole collections (a rebuild's replaced one)
+
+
+class Generations:
+    """The generation records of one index (the configured collection and its rebuilds)."""
+
+    def __init__(self, settings: IndexSettings) -> None:
+        self.settings = settings
+        self._client = open_client(settings)
+        with reachable(settings):
+            self._meta = self._client.get_or_create_collection(
+                f"{settings.collection}-generations", embedding_function=None,
+                metadata={"praktikbot": "generation records"})
+
+    def current(self) -> int | None:
+        """The published generation's number: one small read, cheap enough to poll."""
+        with reachable(self.settings):
+            found = self._meta.get(ids=[CURRENT], include=["metadatas"])
+        return int(found["metadatas"][0]["generation"]) if found["ids"] else None
+
+    def _manifest(self) -> dict | None:
+        with reachable(self.settings):
+            found = self._meta.get(ids=[CURRENT], include=["documents"])
+        return json.loads(found["documents"][0]) if found["ids"] else None
+
+    def load(self) -> Snapshot | None:
+        """The published generation, read whole, with its BM25 built; None before the first ingest."""
+        manifest = self._manifest()
+        if manifest is None:
+            return None
+        documents = {d["doc_id"]: DocumentRecord(**d) for d in manifest["documents"]}
+        dimension = manifest["dimension"]
+        wanted = [cid for doc in documents.values() for cid in doc.chunk_ids]
+        chunks: dict[str, ChunkRecord] = {}
+        vectors: dict[str, np.ndarray] = {}
+        with reachable(self.settings):
+            collection = self._client.get_collection(manifest["collection"], embedding_function=None)
+            for i in range(0, len(wanted), PAGE):
+                found = collection.get(ids=wanted[i:i + PAGE], include=["metadatas"])
+                for cid, meta in zip(found["ids"], found["metadatas"], strict=True):
+                    chunks[cid], vectors[cid] = _chunk_record(cid, meta, dimension)
+            texts = self._texts([text_key(doc) for doc in documents.values()])
+        if missing := len(wanted) - len(chunks):
+            raise GenerationError(f"generation {manifest['generation']}: {missing} chunks are missing from Chroma")
+        ordered = sorted(chunks.values(), key=lambda c: (c.source, c.start))
+        row = 0
+        for chunk in ordered:
+            chunk.sentence_row = row
+            row += len(chunk.sentences)
+        matrix = (np.concatenate([vectors[c.chunk_id] for c in ordered]) if ordered
+                  else np.zeros((0, dimension), dtype=np.float32))
+        return Snapshot(
+            embeddings=manifest["embeddings"], dimension=dimension, generation=manifest["generation"],
+            documents=documents, chunks={c.chunk_id: c for c in ordered},
+            texts={doc.doc_id: texts[text_key(doc)] for doc in documents.values()},
+            sentence_vectors=matrix, bm25=build_bm25(ordered), chunk_order=[c.chunk_id for c in ordered],
+            collection=manifest["collection"],
+        )
+
+    def _texts(self, keys: list[str]) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for i in range(0, len(keys), PAGE):
+            found = self._meta.get(ids=keys[i:i + PAGE], include=["documents"])
+            texts.update(zip(found["ids"], found["documents"], strict=True))
+        if missing := set(keys) - set(texts):
+            raise GenerationError(f"{len(missing)} document texts are missing from Chroma")
+        return texts
+
+    def publish(self, snapshot: Snapshot, retired: Retired) -> int:
+        """Write the texts the generation needs, then the generation record; returns its number.
+        `retired` names what it no longer uses (its `generation` is set here)."""
+        generation = (self.current() or 0) + 1
+        with reachable(self.settings):
+            new = list(snapshot.documents.values())
+            if new:
+                keys = [text_key(doc) for doc in new]
+                known = set(self._meta.get(ids=keys, include=[])["ids"])
+                todo = [(key, snapshot.texts[doc.doc_id]) for key, doc in zip(keys, new, strict=True) if key not in known]
+                for i in range(0, len(todo), PAGE):
+                    batch = todo[i:i + PAGE]
+                    self._meta.upsert(ids=[k for k, _ in batch], documents=[t for _, t in batch],
+                                      embeddings=[[1.0]] * len(batch), metadatas=[{"kind": "text"}] * len(batch))
+            retired.generation, retired.at = generation, time.time()
+            if retired.chunks or retired.texts or retired.collections:
+                self._meta.upsert(ids=[f"retired:{generation:06d}"], documents=[json.dumps(asdict(retired))],
+                                  embeddings=[[1.0]], metadatas=[{"kind": "retired", "at": retired.at}])
+            manifest = {
+                "generation": generation, "embeddings": snapshot.embeddings, "dimension": snapshot.dimension,
+                "collection": snapshot.collection, "created": time.time(),
+                "documents": [asdict(d) for d in snapshot.documents.values()],
+            }
+            self._meta.upsert(ids=[CURRENT], documents=[json.dumps(manifest, ensure_ascii=False)],
+                              embeddings=[[1.0]], metadatas=[{"kind": "generation", "generation": generation}])
+        global _published
+        with _published_lock:
+            _published += 1
+        return generation
+
+    def retired(self) -> list[Retired]:
+        """What publications retired and is not removed yet, oldest first."""
+        with reachable(self.settings):
+            found = self._meta.get(where={"kind": "retired"}, include=["documents"])
+        return sorted((Retired(**json.loads(doc)) for doc in found["documents"]), key=lambda r: r.generation)
+
+    def pending(self) -> tuple[set[str], set[str]]:
+        """Chunk ids and collections retired but still in their grace period: not strays."""
+        chunks: set[str] = set()
+        collections: set[str] = set()
+        for entry in self.retired():
+            chunks.update(entry.chunks)
+            collections.update(entry.collections)
+        return chunks, collections
+
+    def collect(self, grace_seconds: float, in_use: Snapshot | None) -> int:
+        """Remove what was retired more than `grace_seconds` ago and the generation `in_use` doesn't use
+        (a chunk or text can come back in a later generation); returns how many records went."""
+        now, removed = time.time(), 0
+        live_chunks = set(in_use.chunks) if in_use else set()
+        live_texts = {text_key(d) for d in in_use.documents.values()} if in_use else set()
+        for entry in self.retired():
+            if now - entry.at < grace_seconds:
+                continue
+            with reachable(self.settings):
+                removed += self._remove_chunks(entry.collection, [c for c in entry.chunks if c not in live_chunks])
+                texts = [t for t in entry.texts if t not in live_texts]
+                if texts:
+                    self._meta.delete(ids=texts)
+                for name in entry.collections:
+                    if not in_use or name != in_use.collection:
+                        self._drop(name)
+                self._meta.delete(ids=[f"retired:{entry.generation:06d}"])
+            removed += len(texts)
+        return removed
+
+    def _remove_chunks(self, collection: str, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        if not ids:
+            return 0
+        try:
+            target = self._client.get_collection(collection, embedding_function=None)
+        except (chromadb.errors.NotFoundError, ValueError):
+            return 0  # dropped with its whole collection already
+        for i in range(0, len(ids), PAGE):
+            target.delete(ids=ids[i:i + PAGE])
+        return len(ids)
+
+    def _drop(self, name: str) -> None:
+        try:
+            self._client.delete_collection(name)
+        except (chromadb.errors.NotFoundError, ValueError):
+            pass  # gone already
+
+
+def load_snapshot(settings: IndexSettings) -> Snapshot | None:
+    """The published generation of the configured index (None before the first ingest)."""
+    return Generations(settings).load()
+
+
+def current_generation(settings: IndexSettings) -> int | None:
+    return Generations(settings).current()
