@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup setup-dev run test bench lint browser postgresql
+.PHONY: setup setup-dev run test bench lint browser postgresql docker-compose
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 
 setup: $(VENV)/.installed
 
-setup-dev: $(VENV)/.installed-dev browser postgresql
+setup-dev: $(VENV)/.installed-dev browser postgresql docker-compose
 
 # Debian's Chromium for the end-to-end tests (Playwright can't download its own browser here)
 browser:
@@ -40,6 +40,14 @@ postgresql:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# Debian's docker-compose for the test that validates docker-compose.yml (`config` needs no Docker engine,
+# so the engine it recommends is not installed)
+docker-compose:
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+	  echo "installing docker-compose (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+	fi
+
 run: setup
 	$(BIN)/praktikbot ingest; status=$$?; [ $$status -le 1 ] || exit $$status
 	$(BIN)/praktikbot serve --host $(HOST) --port $(PORT)
@@ -47,8 +55,11 @@ run: setup
 test: setup-dev
 	$(BIN)/python -m pytest -q
 
+# cost curves to 100k chunks (about 30 minutes on 2 cores); e.g. BENCH_ARGS="--sizes 1000,10000" for a shorter run
 bench: setup
 	$(BIN)/python bench/ask_latency.py
+	$(BIN)/python bench/pickup.py
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -12,10 +12,7 @@ Answer's timings) shows what HTTP and the audit log add. Prints and saves the fi
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,6 +26,7 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, machine, percentile  # noqa: E402
 from bot.evaluate import load_questions  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -38,17 +36,6 @@ from ingest.sync import sync  # noqa: E402
 QUESTION_SOURCES = [ROOT / "evals" / "bank", ROOT / "evals" / "sets"]
 ROUNDS = 2
 TARGET_RATIO = 1.5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _p(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(share * (len(ordered) - 1)))], 2)
 
 
 def main() -> None:
@@ -62,7 +49,7 @@ def main() -> None:
         report = sync(settings)
         ingest_seconds = time.perf_counter() - started
         runtime = Runtime(settings)
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -89,11 +76,11 @@ def main() -> None:
     result = {
         "questions": len(questions), "asks": len(ask_ms),
         "embed_p50_ms": round(embed_p50, 2), "ask_http_p50_ms": round(ask_p50, 2),
-        "ask_http_p95_ms": _p(ask_ms, 0.95),
+        "ask_http_p95_ms": percentile(ask_ms, 0.95),
         "answer_step_p50_ms": round(statistics.median(answer_ms), 2), "ratio_p50": round(ask_p50 / embed_p50, 3),
         "target_ratio": TARGET_RATIO, "meets_target": ask_p50 / embed_p50 <= TARGET_RATIO,
         "ingest_seconds": round(ingest_seconds, 2), "documents": report.documents, "chunks": report.chunks,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "ask_latency.json"

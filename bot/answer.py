@@ -114,6 +114,7 @@ class AnswerService:
             answer = Answer(question=asked.text, language=asked.language, answer=ABSTAIN[asked.language],
                             abstained=True, generator="extractive")
         answer.confidence = round(confidence, 4)
+        answer.generation = retrieval.snapshot.generation
         done = time.perf_counter()
         answer.timings_ms = {"retrieve": round((retrieved - started) * 1000, 2),
                              "compose": round((done - retrieved) * 1000, 2),

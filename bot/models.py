@@ -63,3 +63,4 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     see_also: list[SeeAlso] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    generation: int | None = Field(None, description="the index generation every passage of the answer came from")

@@ -103,6 +103,12 @@ class Generations:
             found = self._meta.get(ids=[CURRENT], include=["metadatas"])
         return int(found["metadatas"][0]["generation"]) if found["ids"] else None
 
+    def published_at(self) -> float | None:
+        """When the published generation was published (the writer's clock, seconds since the epoch)."""
+        with reachable(self.settings):
+            found = self._meta.get(ids=[CURRENT], include=["metadatas"])
+        return float(found["metadatas"][0]["created"]) if found["ids"] else None
+
     def _manifest(self) -> dict | None:
         with reachable(self.settings):
             found = self._meta.get(ids=[CURRENT], include=["documents"])
@@ -160,7 +166,8 @@ class Generations:
             if new:
                 keys = [text_key(doc) for doc in new]
                 known = set(self._meta.get(ids=keys, include=[])["ids"])
-                todo = [(key, snapshot.texts[doc.doc_id]) for key, doc in zip(keys, new, strict=True) if key not in known]
+                todo = [(key, snapshot.texts[doc.doc_id])
+                        for key, doc in zip(keys, new, strict=True) if key not in known]
                 for i in range(0, len(todo), PAGE):
                     batch = todo[i:i + PAGE]
                     self._meta.upsert(ids=[k for k, _ in batch], documents=[t for _, t in batch],
@@ -174,8 +181,9 @@ class Generations:
                 "collection": snapshot.collection, "created": time.time(),
                 "documents": [asdict(d) for d in snapshot.documents.values()],
             }
+            record = {"kind": "generation", "generation": generation, "created": manifest["created"]}
             self._meta.upsert(ids=[CURRENT], documents=[json.dumps(manifest, ensure_ascii=False)],
-                              embeddings=[[1.0]], metadatas=[{"kind": "generation", "generation": generation}])
+                              embeddings=[[1.0]], metadatas=[record])
         global _published
         with _published_lock:
             _published += 1

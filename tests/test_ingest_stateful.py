@@ -15,8 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from ingest.chunking import split_document
 from ingest.documents import read_document
-from ingest.reader import IndexReader
 from ingest.generations import load_snapshot
+from ingest.reader import IndexReader
 from ingest.sync import sync
 from tests.conftest import make_settings
 
@@ -42,7 +42,8 @@ class IngestMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="praktikbot-stateful-"))
-        self.settings = make_settings(self.root)
+        # no replica answers from an old generation here: what a new one retires goes at once
+        self.settings = make_settings(self.root, generation_grace_seconds=0)
         self.settings.knowledge_dir.mkdir()
         self.files: dict[str, str] = {}  # what is on disk
         self.corrupt: set[str] = set()

@@ -6,7 +6,7 @@ from bot.settings import Settings
 from tests.conftest import ROOT
 
 
-def _environment_names() -> list[str]:
+def environment_names() -> list[str]:
     names = []
     for field_name, info in Settings.model_fields.items():
         alias = info.validation_alias
@@ -17,5 +17,5 @@ def _environment_names() -> list[str]:
 def test_every_setting_is_in_the_readme_and_the_env_example():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
-    assert not [n for n in _environment_names() if f"`{n}`" not in readme], "missing from the README's table"
-    assert not [n for n in _environment_names() if f"{n}=" not in example], "missing from .env.example"
+    assert not [n for n in environment_names() if f"`{n}`" not in readme], "missing from the README's table"
+    assert not [n for n in environment_names() if f"{n}=" not in example], "missing from .env.example"
