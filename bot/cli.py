@@ -119,11 +119,12 @@ def _answer_service(settings: Settings, model=None):
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from bot.answer import InvalidQuestionError
+    from ingest.dates import DateError
 
     service = _answer_service(_settings())
     try:
-        answer = service.ask(args.question)
-    except InvalidQuestionError as exc:
+        answer = service.ask(args.question, as_of=args.as_of)
+    except (InvalidQuestionError, DateError) as exc:
         _fail(str(exc))
     if args.json:
         _print_json(answer.model_dump())
@@ -138,6 +139,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nSe også:")
         for s in answer.see_also:
             print(f"  {s.title} · {s.section} ({s.source})")
+    if answer.warnings:
+        print("\nAdvarsler (warnings):")
+        for w in answer.warnings:
+            print(f"  ! {w.message}")
     low = " – lav sikkerhed (low confidence)" if answer.low_confidence else ""
     print(f"\nSikkerhed (confidence): {answer.confidence:.2f}{low}")
     return EXIT_OK
@@ -309,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("ask", help="stil et spørgsmål (answer one question)")
     p.add_argument("question")
+    p.add_argument("--as-of", help="svar efter reglerne pr. en dato, fx 2019-06-01 eller 1.6.2019 "
+                                   "(answer for the rules in force on a date)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("serve", help="web og HTTP API (web page and HTTP API)")

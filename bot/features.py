@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.currency import superseded
+from bot.currency import versions
 from bot.evidence import Concept, TermIndex, covered
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
@@ -208,11 +208,12 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
     """Every top passage with its quotable sentences, each with the features the models read.
 
     A question with no content words ("og hvorfor?" on its own) has nothing to look up: no candidates.
-    Passages of a document that a newer version supersedes are never quoted as current: left out."""
+    Passages of a document that a newer version probably replaces (same type, nearly the same title) are
+    not quoted in a current answer: left out (declared versions are filtered by retrieval already)."""
     if not question.concepts:
         return []
     snapshot = retrieval.snapshot
-    old_versions = superseded(snapshot)
+    old_versions = versions(snapshot).guessed if retrieval.current else frozenset()
     corpus = corpus_terms(snapshot)
     numbers = [c for c in question.concepts if c.word.isdigit()]
     match = _Matcher(question, corpus)

@@ -1,5 +1,7 @@
 """The Answer every channel renders (the JSON of the contract), and what goes into it."""
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -41,6 +43,21 @@ class Citation(BaseModel):
     quote_end: int
 
 
+class SourceWarning(BaseModel):
+    """A quoted source written before a change in the rules that the question or the quote touches."""
+
+    kind: str = "rule-change"
+    source: str
+    title: str
+    doc_id: str
+    source_date: str = Field(description="the source's valid_from, at the precision it was written")
+    date: str = Field(description="the date of the rule change (ISO)")
+    act: str
+    summary: str
+    verified: bool = True
+    message: str
+
+
 class SeeAlso(BaseModel):
     """A passage that says the same as a quote (a paraphrase or the document it cites): listed, not quoted."""
 
@@ -64,3 +81,7 @@ class Answer(BaseModel):
     see_also: list[SeeAlso] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     generation: int | None = Field(None, description="the index generation every passage of the answer came from")
+    warnings: list[SourceWarning] = Field(default_factory=list)
+    as_of: str | None = Field(None, description="the date (ISO) the answer is for: today unless asked otherwise")
+    as_of_given: Literal["today", "question", "request"] = Field(
+        "today", description="where the date came from: today, the question (\"hvad gjaldt i 2019\") or as_of")

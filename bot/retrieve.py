@@ -3,17 +3,18 @@ reciprocal rank fusion. English questions reach Danish passages through the dens
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.currency import superseded
+from bot.currency import documents_in_force, versions
 from ingest.reader import IndexReader
 from ingest.snapshot import ChunkRecord, Snapshot
 
 RRF_K = 60
 CANDIDATES = 20
-SUPERSEDED_WEIGHT = 0.5  # an older version of an updated document ranks below the update
+SUPERSEDED_WEIGHT = 0.5  # a document that probably has a newer version (a guess by title) ranks below it
 
 
 @dataclass
@@ -32,15 +33,18 @@ class Retrieval:
     vector: np.ndarray
     hits: list[Hit]
     top_lexical: float = 0.0  # the best BM25 score of any chunk, to put each hit's in proportion
+    current: bool = True  # for the rules in force today (not an as-of question)
 
 
 def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int = 5,
-             audiences: frozenset[str] | None = None) -> Retrieval:
-    """The k best passages; with `audiences`, only passages of documents meant for them (drafts for the
-    press see public sources only)."""
+             audiences: frozenset[str] | None = None, on: dt.date | None = None) -> Retrieval:
+    """The k best passages of documents in force on `on` (today by default); with `audiences`, only of
+    documents meant for them (drafts for the press see public sources only)."""
     snapshot = reader.snapshot
-    dense = reader.dense(snapshot, vector, CANDIDATES)
-    lexical = reader.lexical(snapshot, lexical_text, CANDIDATES)
+    today = dt.date.today()
+    valid = documents_in_force(snapshot, on or today)
+    dense = [(c, s) for c, s in reader.dense(snapshot, vector, CANDIDATES) if c.doc_id in valid]
+    lexical = [(c, s) for c, s in reader.lexical(snapshot, lexical_text, CANDIDATES) if c.doc_id in valid]
     if audiences is not None:
         dense = [(c, s) for c, s in dense if c.audience in audiences]
         lexical = [(c, s) for c, s in lexical if c.audience in audiences]
@@ -52,12 +56,12 @@ def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int 
         hit.fused += 1.0 / (RRF_K + rank + 1)
         hit.lexical = score
         hit.lexical_rank = rank
-    old_versions = superseded(snapshot)
+    old_versions = versions(snapshot).guessed
     for hit in hits.values():
         if hit.chunk.doc_id in old_versions:
             hit.fused *= SUPERSEDED_WEIGHT
     ranked = sorted(hits.values(), key=lambda h: h.fused, reverse=True)
-    return Retrieval(snapshot, vector, ranked[:k], lexical[0][1] if lexical else 0.0)
+    return Retrieval(snapshot, vector, ranked[:k], lexical[0][1] if lexical else 0.0, current=(on or today) >= today)
 
 
 def _best_sentence(snapshot: Snapshot, chunk: ChunkRecord, vector: np.ndarray) -> float:

@@ -70,7 +70,8 @@ class NotTheWriterError(RuntimeError):
 @dataclass
 class Job:
     """One piece of index work. `kind` is reingest (the whole knowledge dir, or `paths`), upload (the
-    ingest of an uploaded file) or delete (taking a removed file out of the index). Its state only moves
+    ingest of an uploaded file), delete (taking a removed file out of the index) or timeline (putting a
+    saved rules timeline in service). Its state only moves
     forward: queued → running → done | failed; a cancelled job is failed with the reason."""
 
     kind: str
@@ -174,10 +175,10 @@ class Runtime:
         return self.role != "replica"
 
     def ask(self, question: str, history: list[Turn] | None = None, channel: str = "api",
-            audiences: frozenset[str] | None = None) -> tuple[Answer, int]:
+            audiences: frozenset[str] | None = None, as_of: str | None = None) -> tuple[Answer, int]:
         """Answer and write the audit log; returns the answer and its audit id (for feedback).
-        `audiences` limits the sources (None: all, for staff)."""
-        answer = self.service.ask(question, history, audiences)
+        `audiences` limits the sources (None: all, for staff); `as_of` answers for the rules of a date."""
+        answer = self.service.ask(question, history, audiences, as_of)
         audit_id = self.records.audit(channel, answer)
         for observe in self.answer_observers:
             observe(answer, channel)
@@ -361,7 +362,7 @@ class Runtime:
                     if row["id"] in self._jobs:  # this process's own, on its way through the queue
                         continue
                 job = Job.stored(row)
-                if row["kind"] in ("upload", "delete") and row["source"]:
+                if row["kind"] in ("upload", "delete", "timeline") and row["source"]:
                     job.paths = [self.settings.knowledge_dir / row["source"]]
                 if row["cancel_requested"]:
                     with self._jobs_lock:

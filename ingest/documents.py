@@ -5,7 +5,6 @@ verbatim; what neither gives is inferred (title from the first heading, type fro
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from ingest.clean import clean_text
+from ingest.dates import DateError, parse_date, period_end, period_start
 from ingest.loaders import DocumentError, ZipLimits, decode_text, load_file
 from ingest.personal_data import MaskingPolicy, mask_personal_data
 
@@ -39,7 +39,9 @@ class SourceDocument:
     title: str
     doc_type: str
     text: str  # the cleaned text every chunk offset and quote refers to
-    valid_from: str | None = None
+    valid_from: str | None = None  # ISO text at the precision written ("2019", "2024-03-01"): ingest.dates
+    valid_to: str | None = None
+    supersedes: list[str] = field(default_factory=list)  # paths or titles of the versions this one replaces
     audience: str = "internal"
     metadata: dict = field(default_factory=dict)
     masked: dict[str, int] = field(default_factory=dict)  # personal data masked in `text`: kind → count
@@ -51,7 +53,8 @@ def doc_id_for(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
 
 
-RESERVED_NAMES = {"readme.md"}  # the knowledge dir's own guide: never a document
+TIMELINE_FILE = "rules-timeline.yaml"  # the admins' timeline of rule changes (ingest.timeline), at the top
+RESERVED_NAMES = {"readme.md", TIMELINE_FILE}  # the knowledge dir's own files: never documents
 
 
 def is_source_file(path: Path) -> bool:
@@ -87,12 +90,23 @@ def _split_front_matter(text: str) -> tuple[dict, str]:
     return _parse_yaml(match.group(1), "front matter"), text.lstrip("\ufeff")[match.end():]
 
 
-def _as_date_text(value: object) -> str | None:
+def _metadata_date(metadata: dict, key: str) -> str | None:
+    value = metadata.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
+    try:
+        return parse_date(value)
+    except DateError as exc:
+        raise DocumentError(f"{key}: {exc}") from exc
+
+
+def _supersedes(metadata: dict) -> list[str]:
+    value = metadata.get("supersedes")
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise DocumentError("supersedes skal være en sti eller en titel, eller en liste af dem "
+                            "(supersedes must be a path or a title, or a list of them)")
+    return [v.strip() for v in values]
 
 
 def _strip_markdown(text: str) -> str:
@@ -134,10 +148,14 @@ def read_document(path: Path, knowledge_dir: Path, masking: MaskingPolicy | None
     if audience not in AUDIENCES:
         raise DocumentError(f"audience skal være {' eller '.join(AUDIENCES)}, ikke {audience!r} "
                             f"(audience must be public or internal)")
+    valid_from, valid_to = _metadata_date(metadata, "valid_from"), _metadata_date(metadata, "valid_to")
+    if valid_from and valid_to and period_end(valid_to) < period_start(valid_from):
+        raise DocumentError(f"valid_to ({valid_to}) ligger før valid_from ({valid_from}) "
+                            "(valid_to is before valid_from)")
     return SourceDocument(
         doc_id=doc_id_for(source), source=source, content_hash=digest, title=title, doc_type=doc_type,
-        text=text, valid_from=_as_date_text(metadata.get("valid_from")), audience=audience, metadata=metadata,
-        masked=masked, unmasked=unmasked,
+        text=text, valid_from=valid_from, valid_to=valid_to, supersedes=_supersedes(metadata), audience=audience,
+        metadata=metadata, masked=masked, unmasked=unmasked,
     )
 
 

@@ -6,7 +6,8 @@ What Chroma holds:
   offsets, sentence spans and sentence vectors (`chunk_metadata`);
 - in the index's `<collection>-generations` collection: the cleaned text of each document version
   (`text:<doc id>:<content hash>`), the generation record `current` (the manifest: number, model,
-  chunk collection, documents and their chunk ids), and what each publication retired (`retired:<n>`).
+  chunk collection, documents and their chunk ids, the rules timeline), and what each publication
+  retired (`retired:<n>`).
 
 Publishing is one upsert of `current`, after everything it names is written, so a reader sees either the
 old generation or the new one whole. What a new generation no longer uses (chunks, document texts, a
@@ -29,6 +30,7 @@ import numpy as np
 
 from ingest.settings import IndexSettings
 from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot, build_bm25
+from ingest.timeline import RuleChange
 from ingest.vectorstore import open_client, reachable
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,7 @@ class Generations:
             texts={doc.doc_id: texts[text_key(doc)] for doc in documents.values()},
             sentence_vectors=matrix, bm25=build_bm25(ordered), chunk_order=[c.chunk_id for c in ordered],
             collection=manifest["collection"],
+            timeline=[RuleChange.stored(c) for c in manifest.get("timeline", [])],
         )
 
     def _texts(self, keys: list[str]) -> dict[str, str]:
@@ -180,6 +183,7 @@ class Generations:
                 "generation": generation, "embeddings": snapshot.embeddings, "dimension": snapshot.dimension,
                 "collection": snapshot.collection, "created": time.time(),
                 "documents": [asdict(d) for d in snapshot.documents.values()],
+                "timeline": [c.as_dict() for c in snapshot.timeline],
             }
             record = {"kind": "generation", "generation": generation, "created": manifest["created"]}
             self._meta.upsert(ids=[CURRENT], documents=[json.dumps(manifest, ensure_ascii=False)],

@@ -15,6 +15,7 @@ import bm25s
 import numpy as np
 
 from ingest.terms import terms
+from ingest.timeline import RuleChange
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ class DocumentRecord:
     ingested_at: float
     metadata: dict = field(default_factory=dict)
     audience: str = "internal"  # "public" or "internal" (ingest.documents.AUDIENCES)
+    valid_to: str | None = None  # ISO text at the precision written, like valid_from (ingest.dates)
+    supersedes: list[str] = field(default_factory=list)  # paths or titles of the versions it replaces
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Snapshot:
     bm25: bm25s.BM25 | None = None
     chunk_order: list[str] = field(default_factory=list)  # BM25 row → chunk id
     collection: str = ""  # the Chroma collection with this generation's vectors ("" = the configured one)
+    timeline: list[RuleChange] = field(default_factory=list)  # the rules timeline (ingest.timeline)
 
     def sentence_matrix(self, chunk: ChunkRecord) -> np.ndarray:
         assert self.sentence_vectors is not None

@@ -28,14 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import Chunk, split_document
-from ingest.documents import SourceDocument, content_hash, is_source_file, read_document
+from ingest.documents import TIMELINE_FILE, SourceDocument, content_hash, is_source_file, read_document
 from ingest.embeddings import VectorEmbeddings, load_embeddings
+from ingest.generations import Generations, Retired, chunk_metadata, text_key
 from ingest.loaders import DocumentError, ZipLimits
 from ingest.lock import writer_lock
 from ingest.personal_data import mask_personal_data
 from ingest.settings import IndexSettings
-from ingest.generations import Generations, Retired, chunk_metadata, text_key
 from ingest.snapshot import ChunkRecord, DocumentRecord, Snapshot
+from ingest.timeline import RuleChange, TimelineError, read_timeline
 from ingest.vector_cache import CachedEmbeddings, cached_embeddings
 from ingest.vectorstore import VectorStore, belongs_to_index, new_collection_name
 
@@ -126,6 +127,8 @@ def _scope(knowledge_dir: Path, paths: Iterable[Path] | None) -> tuple[list[Path
             raise IngestConfigError(
                 f"{raw} ligger ikke i vidensmappen {knowledge_dir} (path outside the knowledge dir)"
             ) from exc
+        if rel == TIMELINE_FILE:
+            continue  # read by every ingest anyway: naming it only re-reads it
         if path.is_dir():
             prefixes.append("" if rel == "." else rel.rstrip("/") + "/")
             files.extend(sorted(p for p in path.rglob("*") if is_source_file(p) and _visible(p, root)))
@@ -172,7 +175,8 @@ def _records(doc: SourceDocument, chunks: list[Chunk],
     document = DocumentRecord(
         doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
         valid_from=doc.valid_from, content_hash=doc.content_hash, chunk_ids=[c.chunk_id for c in chunks],
-        ingested_at=time.time(), metadata=metadata, audience=doc.audience,
+        ingested_at=time.time(), metadata=metadata, audience=doc.audience, valid_to=doc.valid_to,
+        supersedes=doc.supersedes,
     )
     records = [ChunkRecord(
         chunk_id=c.chunk_id, doc_id=doc.doc_id, source=doc.source, title=doc.title, doc_type=doc.doc_type,
@@ -300,10 +304,12 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
         if progress:
             progress(len(files), len(files), "")
 
-        changed = report.added or report.updated or report.removed or report.repaired or rebuild or not published
+        timeline = _timeline(knowledge_dir, old.timeline, report)
+        changed = (report.added or report.updated or report.removed or report.repaired or rebuild or not published
+                   or timeline != old.timeline)
         if changed:
-            snapshot = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension,
-                                documents=documents, chunks=chunks, texts=texts, collection=store.name)
+            snapshot = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension, documents=documents,
+                                chunks=chunks, texts=texts, collection=store.name, timeline=timeline)
             report.generation = generations.publish(snapshot, _retired(published, snapshot))
             generations.collect(settings.generation_grace_seconds, snapshot)
             embeddings.retain(vector_inputs(chunks.values(), texts), report.generation)
@@ -404,6 +410,17 @@ def _finish(settings: IndexSettings, report: IngestReport, embeddings: CachedEmb
     report.finished_at = time.time()
     _save_report(settings.data_dir, report)
     return report
+
+
+def _timeline(knowledge_dir: Path, previous: list[RuleChange], report: IngestReport) -> list[RuleChange]:
+    """The knowledge dir's rules timeline; one that doesn't validate fails in the report, and the
+    previous one stays in service."""
+    try:
+        return read_timeline(knowledge_dir)
+    except TimelineError as exc:
+        report.failed.append({"path": TIMELINE_FILE, "error": str(exc)})
+        log.warning("%s: %s", TIMELINE_FILE, exc)
+        return previous
 
 
 def _retired(published: Snapshot | None, new: Snapshot) -> Retired:

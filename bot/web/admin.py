@@ -17,14 +17,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from bot.runtime import Job, JobError, NotTheWriterError, Runtime
 from bot.web.api import document_info
 from bot.web.auth import require_admin
 from bot.web.deps import RuntimeDep
-from ingest.documents import RESERVED_NAMES, SIDECAR_SUFFIX, is_source_file
+from ingest.documents import RESERVED_NAMES, SIDECAR_SUFFIX, TIMELINE_FILE, is_source_file
 from ingest.loaders import SUPPORTED_SUFFIXES, DocumentError, ZipLimits, check_zip
 from ingest.reader import IndexMissingError
+from ingest.timeline import MAX_BYTES as MAX_TIMELINE_BYTES
+from ingest.timeline import parse_timeline
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_NAME_BYTES = 120  # far below the 255 bytes a file name may have, leaving room for the sidecar suffix
@@ -56,7 +59,7 @@ def documents(rt: RuntimeDep) -> dict:
     index (e.g. an upload that failed to ingest, with the reason) so they can be deleted; and the
     re-ingest status with its last report."""
     try:
-        docs = [document_info(doc) for doc in rt.documents()]
+        docs = [document_info(doc, rt.service.reader.snapshot) for doc in rt.documents()]
     except IndexMissingError:  # nothing ingested yet: the admin uploads and ingests from here
         docs = []
     indexed = {d["source"] for d in docs}
@@ -154,8 +157,8 @@ def writer_only(rt: RuntimeDep) -> None:
         raise NotTheWriterError()
 
 
-@router.post("/documents", status_code=201, dependencies=[Depends(writer_only)], responses={202: {"description": "saved; with ingest=true the "
-                                                                             "ingest job to follow"}})
+@router.post("/documents", status_code=201, dependencies=[Depends(writer_only)],
+             responses={202: {"description": "saved; with ingest=true the ingest job to follow"}})
 def upload(rt: RuntimeDep, file: Annotated[UploadFile, File(description="txt, md, pdf, docx or html")],
            folder: Annotated[str, Form(description="e.g. procedures")] = "",
            ingest: Annotated[bool, Form(description="ingest it right after saving")] = False):
@@ -217,6 +220,42 @@ def delete_file(source: str, rt: RuntimeDep) -> JSONResponse:
     if not path.is_file() and not indexed:
         raise HTTPException(404, "filen findes ikke i vidensmappen (no such file)")
     return _remove(rt, source)
+
+
+# --- the rules timeline --------------------------------------------------------------------------------
+
+class TimelineText(BaseModel):
+    yaml: str = Field(max_length=MAX_TIMELINE_BYTES, description="the whole rules-timeline.yaml")
+
+
+@router.get("/timeline")
+def timeline(rt: RuntimeDep) -> dict:
+    """The rules timeline as the admins keep it (the file's text, on the writer) and as it is in service
+    (validated entries), with the last ingest's reason if the file didn't validate."""
+    path = rt.settings.knowledge_dir / TIMELINE_FILE
+    try:
+        entries = [change.as_dict() for change in rt.service.reader.snapshot.timeline]
+    except IndexMissingError:
+        entries = []
+    failure = next((f["error"] for f in (rt.ingest_status.report or {}).get("failed", [])
+                    if f["path"] == TIMELINE_FILE), None)
+    return {"yaml": path.read_text(encoding="utf-8") if rt.writer and path.is_file() else None,
+            "entries": entries, "error": failure}
+
+
+@router.put("/timeline", status_code=202, dependencies=[Depends(writer_only)])
+def save_timeline(body: TimelineText, rt: RuntimeDep) -> JSONResponse:
+    """Validate and save the timeline (422 with the entry and the reason when it doesn't validate); a job
+    puts it in service."""
+    entries = parse_timeline(body.yaml)
+    path = rt.settings.knowledge_dir / TIMELINE_FILE
+    temp = path.with_name(f".{TIMELINE_FILE}.{uuid.uuid4().hex}")
+    try:
+        temp.write_text(body.yaml, encoding="utf-8")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return _accepted({"entries": len(entries)}, rt.submit("timeline", paths=[path], source=TIMELINE_FILE))
 
 
 # --- re-ingest and jobs ---------------------------------------------------------------------------------

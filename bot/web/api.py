@@ -4,6 +4,7 @@ documents are shown only with the admin token, and drafts quote public sources u
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -12,13 +13,15 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS, clean_question
+from bot.currency import in_force, versions
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
 from bot.runtime import Runtime
 from bot.web.auth import bearer, require_admin
 from bot.web.deps import RuntimeDep, rate_limited
 from bot.web.metrics import health
-from ingest.snapshot import DocumentRecord
+from ingest.dates import parse_date
+from ingest.snapshot import DocumentRecord, Snapshot
 
 router = APIRouter()
 health_router = APIRouter()  # every role's, the worker's too
@@ -32,9 +35,20 @@ class HistoryTurn(Turn):
     answer: str = Field("", max_length=20_000)
 
 
+def _date(value: str | None) -> str | None:
+    """An as_of date in ISO or Danish form, checked here so a bad one is a 422 that says why."""
+    return None if value is None else parse_date(value)
+
+
+AsOf = Annotated[str | None, AfterValidator(_date),
+                 Field(description="answer from the sources in force on this date (ISO or Danish form); "
+                                   "default: today, or a date the question names")]
+
+
 class AskRequest(BaseModel):
     question: str
     history: list[HistoryTurn] = Field(default_factory=list, max_length=20)
+    as_of: AsOf = None
 
 
 class SearchRequest(BaseModel):
@@ -46,6 +60,7 @@ class DraftRequest(BaseModel):
     inquiry: str
     include_internal: bool = Field(False, description="also quote internal sources (by default a draft for "
                                                       "the press or a citizen quotes public ones only)")
+    as_of: AsOf = None
 
 
 class FeedbackRequest(BaseModel):
@@ -57,10 +72,14 @@ class FeedbackRequest(BaseModel):
     audit_id: int | None = Field(None, ge=1, le=2**63 - 1)  # an SQLite row id
 
 
-def document_info(doc: DocumentRecord) -> dict:
+def document_info(doc: DocumentRecord, snapshot: Snapshot) -> dict:
+    """A document version: its dates, what it replaces and what replaced it, and whether it is in force."""
+    known = versions(snapshot)
     return {"doc_id": doc.doc_id, "source": doc.source, "title": doc.title, "type": doc.doc_type,
-            "valid_from": doc.valid_from, "chunks": len(doc.chunk_ids), "ingested_at": doc.ingested_at,
-            "audience": doc.audience}
+            "valid_from": doc.valid_from, "valid_to": doc.valid_to, "supersedes": doc.supersedes,
+            "replaces": known.replaces(doc.doc_id), "superseded_by": known.newer(doc.doc_id),
+            "in_force": in_force(snapshot, doc, dt.date.today()), "chunks": len(doc.chunk_ids),
+            "ingested_at": doc.ingested_at, "audience": doc.audience}
 
 
 @health_router.get("/healthz")
@@ -79,7 +98,7 @@ def ask(body: AskRequest, rt: RuntimeDep) -> Response:
 
     The Answer is serialised once, by itself: it is already valid, and validating it again on the way
     out costs more than the rest of the HTTP layer."""
-    answer, audit_id = rt.ask(body.question, list(body.history), channel="web")
+    answer, audit_id = rt.ask(body.question, list(body.history), channel="web", as_of=body.as_of)
     return Response(answer.model_dump_json(), media_type="application/json", headers={"X-Audit-Id": str(audit_id)})
 
 
@@ -91,7 +110,7 @@ def search(body: SearchRequest, rt: RuntimeDep) -> dict[str, list[Passage]]:
 @router.post("/api/draft", response_model=Draft, dependencies=[rate_limited("draft")],
              responses={429: {"description": "too many drafts from this client in the last minute"}})
 def draft(body: DraftRequest, rt: RuntimeDep) -> Draft:
-    return draft_reply(rt, body.inquiry, audiences=None if body.include_internal else PUBLIC)
+    return draft_reply(rt, body.inquiry, audiences=None if body.include_internal else PUBLIC, as_of=body.as_of)
 
 
 @router.post("/api/draft.docx", response_class=Response,
@@ -119,6 +138,19 @@ def _require_admin_for_internal(request: Request, rt: Runtime,
                                  "(internal document: admin token required)") from exc
 
 
+@router.get("/api/documents", responses={403: {"description": "a wrong admin token"}})
+def documents(request: Request, rt: RuntimeDep,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> dict:
+    """Every document version with its valid-from and valid-to dates and what supersedes what; the
+    public ones, and the internal ones too with the admin token."""
+    if credentials is not None:
+        _require_admin_for_internal(request, rt, credentials)
+    snapshot = rt.service.reader.snapshot
+    return {"documents": [document_info(doc, snapshot) for doc in rt.documents()
+                          if credentials is not None or doc.audience == "public"],
+            "timeline": [change.as_dict() for change in snapshot.timeline]}
+
+
 @router.get("/api/documents/{doc_id}", responses={403: {"description": "an internal document, without the "
                                                                        "admin token"}})
 def document(doc_id: str, request: Request, rt: RuntimeDep,
@@ -129,4 +161,4 @@ def document(doc_id: str, request: Request, rt: RuntimeDep,
     doc, text = found
     if doc.audience != "public":
         _require_admin_for_internal(request, rt, credentials)
-    return {**document_info(doc), "text": text}
+    return {**document_info(doc, rt.service.reader.snapshot), "text": text}

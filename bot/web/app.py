@@ -29,10 +29,12 @@ from bot.web import admin, api
 from bot.web.auth import TokenBackoff
 from bot.web.limits import BodyLimitMiddleware, RateLimiter
 from bot.web.metrics import Metrics, MetricsMiddleware
+from ingest.dates import DateError
 from ingest.embeddings import EmbeddingsConfigError
 from ingest.lock import IndexBusyError
 from ingest.reader import IndexMissingError
 from ingest.sync import IngestConfigError
+from ingest.timeline import TimelineError
 from ingest.vectorstore import IndexUnavailableError
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ UPLOAD_BODY_BYTES = admin.MAX_UPLOAD_BYTES + 64 * 1024
 ERROR_STATUS: dict[type[Exception], int] = {
     InvalidQuestionError: 422,
     InquiryError: 422,
+    DateError: 422,
+    TimelineError: 422,
     IndexBusyError: 409,
     NotTheWriterError: 409,
     IndexMissingError: 503,
