@@ -19,10 +19,10 @@ import pytest
 
 from bot.answer import AnswerService
 from ingest.documents import read_document
+from ingest.generations import current_generation, load_snapshot
 from ingest.loaders import DocumentError
 from ingest.personal_data import MaskingPolicy
 from ingest.reader import IndexReader
-from ingest.generations import current_generation, load_snapshot
 from ingest.sync import DataDirError, check_data_dir, sync
 from tests.documents_factory import write_docx
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ingest.embeddings import VectorEmbeddings, load_embeddings
-from ingest.reader import IndexReader
 from ingest.generations import load_snapshot
+from ingest.reader import IndexReader
 from ingest.snapshot import Snapshot
 from ingest.sync import sync, vector_inputs
 from ingest.vector_cache import CACHE_FILE
