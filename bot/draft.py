@@ -2,7 +2,9 @@
 citations, and lay the answers out in the administration's letter form (as text and as .docx).
 
 Nothing is invented: a question the sources don't answer gets a visible placeholder for a person to
-fill in, and the sender's name is only used when the inquiry's signature gives it."""
+fill in, and the sender's name is only used when the inquiry's signature gives it. What the case worker
+must check before sending (rule changes since a quoted source was written, an answer for another date
+than today) are notes beside the letter, never part of it."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, Field, computed_field
 from bot.answer import LONE_SURROGATES, InvalidQuestionError, clean_question
 from bot.compose import without_lead_in
 from bot.models import Answer, Citation
+from ingest.dates import danish
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -25,6 +28,14 @@ ANSWER_LABEL = "Beskæftigelses- og Integrationsforvaltningens svar"
 SENDER = "Beskæftigelses- og Integrationsforvaltningen"
 INTRO = "Tak for din henvendelse. Nedenfor følger forvaltningens svar på dine spørgsmål."
 CLOSING = "Med venlig hilsen"
+NOTES_TITLE = "Noter til sagsbehandleren (indgår ikke i brevet)"
+# Why an answer is for another date than today, by where the date came from (Answer.as_of_given).
+AS_OF_NOTES = {
+    "question": "Spørgsmålet gælder reglerne pr. {date}, så svaret bygger på de kilder, der gjaldt da – ikke på "
+                "de gældende regler (answered for the rules as of {iso}, as the question asks).",
+    "request": "Udkastet er besvaret efter reglerne pr. {date} – ikke efter de gældende regler "
+               "(answered for the rules as of {iso}, as requested).",
+}
 DEFAULT_NAME = "modtager"
 MAX_INQUIRY_CHARS = 20_000
 # Each question is answered and audited: the limit holds before the first one is.
@@ -57,9 +68,21 @@ class DraftItem(BaseModel):
     question: str
     answer: Answer
 
+    @computed_field
+    @property
+    def notes(self) -> list[str]:
+        """What the case worker must check in this answer: the date it is for when that is not today,
+        and each rule change since a quoted source was written (by source title)."""
+        answer = self.answer
+        notes = [f"{warning.title}: {warning.message}" for warning in answer.warnings]
+        if answer.as_of and answer.as_of_given in AS_OF_NOTES:
+            notes.insert(0, AS_OF_NOTES[answer.as_of_given].format(date=danish(answer.as_of), iso=answer.as_of))
+        return notes
+
 
 class Draft(BaseModel):
-    """A reply draft: the greeting and the answered questions; `letter` is its plain text."""
+    """A reply draft: the greeting and the answered questions; `letter` is its plain text and `notes`
+    what the case worker must check before sending it (kept out of the letter)."""
 
     greeting: str
     items: list[DraftItem] = Field(max_length=MAX_QUESTIONS)
@@ -68,6 +91,11 @@ class Draft(BaseModel):
     @property
     def letter(self) -> str:
         return letter_text(self)
+
+    @computed_field
+    @property
+    def notes(self) -> list[str]:
+        return [f"Spørgsmål {item.n}: {note}" for item in self.items for note in item.notes]
 
 
 def _paragraphs(text: str) -> list[list[str]]:
@@ -161,6 +189,15 @@ def source_line(citation: Citation) -> str:
     return f"[{citation.n}] {citation.title} · {citation.section}{date} ({citation.source})"
 
 
+def letter_answer(answer: Answer) -> str:
+    """The answer as the letter quotes it: without the "Ifølge kilderne:" line (the letter has its own
+    heading), but keeping the sentence that says which date an answer for another date is for."""
+    as_of, _, rest = answer.answer.partition("\n\n")
+    if answer.as_of_given == "today" or not rest:
+        return without_lead_in(answer.answer, answer.language)
+    return f"{as_of}\n\n{without_lead_in(rest, answer.language)}"
+
+
 def blocks(draft: Draft) -> Iterator[tuple[str, str]]:
     """The letter as (kind, text) blocks: one layout for the text version and the .docx."""
     yield "greeting", draft.greeting
@@ -172,7 +209,7 @@ def blocks(draft: Draft) -> Iterator[tuple[str, str]]:
         if item.answer.abstained:
             yield "placeholder", PLACEHOLDER
             continue
-        yield "answer", without_lead_in(item.answer.answer, item.answer.language)
+        yield "answer", letter_answer(item.answer)
         yield "sources", "Kilder:"
         for citation in item.answer.citations:
             yield "source", source_line(citation)
@@ -202,25 +239,33 @@ def _checked(questions: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return checked
 
 
-def draft_reply(runtime: Runtime, inquiry: str, audiences: frozenset[str] | None = None) -> Draft:
-    """Split, answer each question from the sources for `audiences` (None: all), audited on the "draft"
-    channel, and lay out the letter."""
+def draft_reply(runtime: Runtime, inquiry: str, audiences: frozenset[str] | None = None,
+                as_of: str | None = None) -> Draft:
+    """Split, answer each question from the sources for `audiences` (None: all) in force on `as_of`
+    (today by default), audited on the "draft" channel, and lay out the letter."""
     questions, name = split_inquiry(inquiry)
     return Draft(greeting=f"Kære {name or DEFAULT_NAME}",
-                 items=[DraftItem(n=n, question=q, answer=runtime.ask(q, channel="draft", audiences=audiences)[0])
+                 items=[DraftItem(n=n, question=q, answer=runtime.ask(q, channel="draft", audiences=audiences,
+                                                                      as_of=as_of)[0])
                         for n, q in _checked(questions)])
 
 
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def letter_docx(draft: Draft) -> bytes:
-    """The letter as a Word document; the manual-answer placeholder is highlighted to stand out.
-    Characters XML can't hold are replaced, so any draft the API accepts becomes a valid file."""
+    """The letter as a Word document; the manual-answer placeholder is highlighted to stand out. The
+    case worker's notes follow on a page of their own under NOTES_TITLE, so the letter prints without
+    them and they are plainly not part of it. Characters XML can't hold are replaced, so any draft the
+    API accepts becomes a valid file."""
     from docx import Document
     from docx.enum.text import WD_COLOR_INDEX
     from docx.shared import Cm
 
     document = Document()
     for kind, block in blocks(draft):
-        text = _NOT_XML.sub("\ufffd", block)
+        text = _xml(block)
         if kind == "heading":
             document.add_heading(text, level=2)
             continue
@@ -232,6 +277,10 @@ def letter_docx(draft: Draft) -> bytes:
             run.font.highlight_color = WD_COLOR_INDEX.YELLOW
         if kind == "source":
             paragraph.paragraph_format.left_indent = Cm(0.6)
+    if draft.notes:
+        document.add_heading(NOTES_TITLE, level=1).paragraph_format.page_break_before = True
+        for note in draft.notes:
+            document.add_paragraph(_xml(note), style="List Bullet")
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

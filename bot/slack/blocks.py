@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from bot.models import Answer, Citation
+from bot.models import Answer, Citation, SourceWarning
 
 TEXT_LIMIT = 3000
 MESSAGE_BLOCKS = 50
@@ -19,6 +19,9 @@ URL_LIMIT = 3000
 QUOTE_CHARS = 300
 ANSWER_PARTS = 5  # a long answer runs over at most this many sections, then it is cut
 PASSAGE_PARTS = 3
+WARNING_BLOCKS = 3  # rule-change warnings take at most this many context blocks, then say how many more
+WARNINGS_ID = "praktikbot_warnings"
+MORE_CHARS = 100  # kept free in the last warnings block for the line that says how many more
 
 FEEDBACK_UP, FEEDBACK_DOWN = "feedback_up", "feedback_down"
 SHOW_SOURCES, SHARE, OPEN_WEB = "show_sources", "share", "open_web"
@@ -81,8 +84,9 @@ def _section(text: str) -> dict:
     return {"type": "section", "text": _mrkdwn(trim(text, TEXT_LIMIT))}
 
 
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [_mrkdwn(trim(text, TEXT_LIMIT))]}
+def _context(text: str, block_id: str | None = None) -> dict:
+    block = {"type": "context", "elements": [_mrkdwn(trim(text, TEXT_LIMIT))]}
+    return block | ({"block_id": block_id} if block_id else {})
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
@@ -109,25 +113,52 @@ def _source_entry(citation: Citation) -> str:
     return trim(f"*[{citation.n}]* {source_label(citation)}\n>{quote_text}", TEXT_LIMIT // 3)
 
 
+def _packed(entries: list[str], room: int, head: str | None = None, limit: int = TEXT_LIMIT) -> tuple[list[str], int]:
+    """(`head` and) `entries`, each within `limit`, one per line in as few texts of at most `limit`
+    characters as they fit in, at most `room` texts; and how many entries that is."""
+    texts = [head] if head else []
+    for shown, entry in enumerate(entries):
+        if texts and len(texts[-1]) + 1 + len(entry) <= limit:
+            texts[-1] += "\n" + entry
+        elif len(texts) < room:
+            texts.append(entry)
+        else:
+            return texts, shown
+    return texts, len(entries)
+
+
 def sources_blocks(citations: list[Citation], room: int) -> list[dict]:
     """The "Kilder" section: one line per citation with a short quote, in as few sections as fit; when
     `room` blocks are not enough, the last block says how many more "Vis kilder" shows."""
-    sections: list[str] = ["*Kilder*"]
-    shown = 0
-    for citation in citations:
-        entry = _source_entry(citation)
-        if len(sections[-1]) + 1 + len(entry) <= TEXT_LIMIT:
-            sections[-1] += "\n" + entry
-        elif len(sections) < room - 1:
-            sections.append(entry)
-        else:
-            break
-        shown += 1
+    sections, shown = _packed([_source_entry(c) for c in citations], room - 1, head="*Kilder*")
     blocks = [_section(text) for text in sections]
-    if shown < len(citations):
-        blocks.append(_context(f"… og {len(citations) - shown} kilder mere – tryk «Vis kilder» "
-                               f"({len(citations) - shown} more sources)"))
+    if (more := len(citations) - shown) > 0:
+        blocks.append(_context(f"… og {more} kilder mere – tryk «Vis kilder» ({more} more sources)"))
     return blocks
+
+
+def _warning_entries(warnings: list[SourceWarning]) -> list[str]:
+    """One line per warning, grouped under the title of the source it is about; an unverified rule
+    change is marked with its own icon (its message says why)."""
+    by_source: dict[str, list[SourceWarning]] = {}
+    for warning in warnings:
+        by_source.setdefault(warning.doc_id, []).append(warning)
+    entries = []
+    for group in by_source.values():
+        for i, warning in enumerate(group):
+            icon = ":warning:" if warning.verified else ":grey_question:"
+            line = trim(f"{icon} {escape(one_line(warning.message))}", TEXT_LIMIT // 3)
+            entries.append(f"*{trim(escape(one_line(group[0].title)), 200)}*\n{line}" if i == 0 else line)
+    return entries
+
+
+def warnings_blocks(warnings: list[SourceWarning]) -> list[dict]:
+    """Rule changes since a quoted source was written, as context blocks (none when there are none);
+    past WARNING_BLOCKS the last line says how many more the web app shows."""
+    texts, shown = _packed(_warning_entries(warnings), WARNING_BLOCKS, limit=TEXT_LIMIT - MORE_CHARS)
+    if (more := len(warnings) - shown) > 0:
+        texts[-1] += f"\n… og {more} advarsler mere – se webappen ({more} more warnings in the web app)"
+    return [_context(text, f"{WARNINGS_ID}_{i}") for i, text in enumerate(texts)]
 
 
 def _actions(answer: Answer, audit_id: int, public_url: str, shareable: bool) -> dict:
@@ -144,12 +175,15 @@ def _actions(answer: Answer, audit_id: int, public_url: str, shareable: bool) ->
 
 def answer_blocks(answer: Answer, audit_id: int, public_url: str, *, asker: str | None = None,
                   shareable: bool = False) -> list[dict]:
-    """The message for an answer: (who asked what,) the answer with its [n], "Kilder", the buttons.
-    An abstention keeps only its text and the buttons: it has no sources to show."""
+    """The message for an answer: (who asked what,) the answer with its [n], the rule changes since its
+    sources were written, "Kilder", the buttons. An abstention keeps only its text and the buttons: it
+    has no sources to show."""
     blocks: list[dict] = []
     if asker:
         blocks.append(_context(f"<@{asker}> spurgte: _{trim(escape(one_line(answer.question)), 500)}_"))
     blocks += [_section(part) for part in split(escape(answer.answer))]
+    if not answer.abstained:
+        blocks += warnings_blocks(answer.warnings)
     if answer.low_confidence and not answer.abstained:
         blocks.append(_context(f":warning: *Usikkert svar* (sikkerhed {round(answer.confidence * 100)} %) – kontrollér "
                                "citaterne, før du bruger svaret. (Uncertain answer: check the quotes.)"))

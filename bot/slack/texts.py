@@ -14,6 +14,8 @@ HELP = (
     "og du kan stille opfølgende spørgsmål i samme tråd.\n"
     "• Skriv til mig i en direkte besked.\n"
     "• `/praktik <spørgsmål>` – svaret vises kun for dig, med en knap til at dele det i kanalen.\n"
+    "• Spørg om reglerne på et bestemt tidspunkt, fx `Hvad gjaldt i 2019 om KLV-listerne?` "
+    "(the rules as of a date). Er reglerne ændret, siden en kilde blev skrevet, står det under svaret.\n"
     "• `/praktik status` – antal dokumenter og tekstafsnit, seneste indlæsning.\n"
     "• `/praktik reindex` – genindlæs vidensmappen (kun administratorer).\n"
     "• `/praktik help` – denne hjælp."
