@@ -1,5 +1,5 @@
 """The database of what every process of a Praktikbot shares: the audit log, feedback, the Slack event ids
-already answered, and the index jobs.
+already answered, the index jobs, the questions escalated to experts, and the inquiry team's drafts.
 
 By default it is the SQLite file `praktikbot.sqlite3` in the data dir (one host); with several replicas it
 is PostgreSQL (`PRAKTIKBOT_DATABASE_URL=postgresql://…`), so a Slack button that reaches another replica
@@ -69,7 +69,30 @@ jobs = Table(
     Column("source", Text), Column("state", String(16), nullable=False),
     Column("submitted_at", Float, nullable=False), Column("started_at", Float), Column("finished_at", Float),
     Column("error", Text), Column("report", Text), Column("cancel_requested", Boolean, nullable=False),
+    Column("payload", Text),  # a "source" job's document (path and text), written by the runner
     Index("jobs_submitted_at", "submitted_at"),
+)
+
+
+# a question the bot declined (or a user doubted) sent to the experts' channel, once per answer (audit id)
+escalations = Table(
+    "escalations", metadata,
+    Column("id", Integer, primary_key=True), Column("ts", Float, nullable=False),
+    Column("audit_id", Integer, unique=True), Column("question", Text, nullable=False),
+    Column("reason", String(16), nullable=False), Column("asker", Text),
+    Column("asker_channel", Text), Column("asker_ts", Text),
+    Column("expert_channel", Text), Column("expert_ts", Text),
+    Column("state", String(16), nullable=False), Column("answered_at", Float),
+    Column("reply", Text), Column("reply_user", Text), Column("source", Text),
+    Index("escalations_expert_ts", "expert_channel", "expert_ts"),
+    sqlite_autoincrement=True,
+)
+drafts = Table(
+    "drafts", metadata,
+    Column("id", String(32), primary_key=True), Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False), Column("draft_json", Text, nullable=False),
+    Column("status", String(16), nullable=False), Column("approved_role", Text),
+    Column("approved_at", Float), Column("source", Text),
 )
 
 

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
-from bot.db import Database, audit, feedback, jobs
+from bot.db import Database, audit, escalations, feedback, jobs
 from bot.models import Answer
 from ingest.personal_data import MaskingPolicy, mask_personal_data
 
@@ -151,3 +151,79 @@ class Records:
         with self.database.begin() as db:
             return db.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state.in_(("queued", "running")))
                               .values(cancel_requested=True)).rowcount == 1
+
+    # --- escalations to experts (bot/slack/escalate.py) -----------------------------------------------
+
+    def escalate(self, audit_id: int, question: str, reason: str, asker: str, channel: str,
+                 thread_ts: str) -> int | None:
+        """Record a question sent to the experts; None when this answer was escalated before (once each,
+        whichever replica is asked)."""
+        with self.database.begin() as db:
+            result = db.execute(self.database.insert_ignoring_duplicates(escalations), {
+                "ts": time.time(), "audit_id": audit_id, "question": self._masked(question), "reason": reason,
+                "asker": asker, "asker_channel": channel, "asker_ts": thread_ts, "state": "open"})
+            if not result.rowcount:
+                return None
+            return int(db.execute(select(escalations.c.id).where(escalations.c.audit_id == audit_id)).scalar())
+
+    def is_escalated(self, audit_id: int) -> bool:
+        with self.database.begin() as db:
+            return db.execute(select(escalations.c.id).where(escalations.c.audit_id == audit_id)).first() is not None
+
+    def posted_to_experts(self, escalation_id: int, channel: str, ts: str) -> None:
+        with self.database.begin() as db:
+            db.execute(update(escalations).where(escalations.c.id == escalation_id)
+                       .values(expert_channel=channel, expert_ts=ts))
+
+    def escalation(self, escalation_id: int) -> dict | None:
+        with self.database.begin() as db:
+            row = db.execute(select(escalations).where(escalations.c.id == escalation_id)).mappings().first()
+        return dict(row) if row else None
+
+    def escalation_in_thread(self, channel: str, thread_ts: str) -> dict | None:
+        """The escalation whose message in the experts' channel starts this thread."""
+        with self.database.begin() as db:
+            row = db.execute(select(escalations).where(escalations.c.expert_channel == channel,
+                                                       escalations.c.expert_ts == thread_ts)).mappings().first()
+        return dict(row) if row else None
+
+    def expert_replied(self, escalation_id: int, reply: str, user: str, masking: MaskingPolicy) -> str:
+        """Store an expert's reply (personal data masked by `masking`); returns it as stored. The first
+        reply answers the escalation; a later one replaces its text (the expert corrected it)."""
+        masked = mask_personal_data(reply, masking)[0]
+        with self.database.begin() as db:
+            db.execute(update(escalations).where(escalations.c.id == escalation_id).values(
+                state="answered", reply=masked, reply_user=user,
+                answered_at=func.coalesce(escalations.c.answered_at, time.time())))
+        return masked
+
+    def saved_as_source(self, escalation_id: int, source: str) -> None:
+        with self.database.begin() as db:
+            db.execute(update(escalations).where(escalations.c.id == escalation_id).values(source=source))
+
+    def escalations(self, limit: int = 200) -> list[dict]:
+        """The newest escalations first, open and answered."""
+        with self.database.begin() as db:
+            rows = db.execute(select(escalations).order_by(escalations.c.id.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def declined(self, limit: int = 500) -> list[dict]:
+        """The newest declined questions (the gaps in the knowledge), with their audit ids."""
+        with self.database.begin() as db:
+            rows = db.execute(select(audit.c.id, audit.c.ts, audit.c.channel, audit.c.question)
+                              .where(audit.c.abstained.is_(True)).order_by(audit.c.id.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings().all()]
+
+    def doubted(self, limit: int = 200) -> list[dict]:
+        """The newest 👎 with their comments."""
+        with self.database.begin() as db:
+            rows = db.execute(select(feedback).where(feedback.c.rating == -1)
+                              .order_by(feedback.c.id.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def answer_counts(self) -> tuple[int, int]:
+        """Answers in the audit log, and how many of them declined."""
+        with self.database.begin() as db:
+            total = db.execute(select(func.count()).select_from(audit)).scalar() or 0
+            declined = db.execute(select(func.count()).select_from(audit).where(audit.c.abstained.is_(True))).scalar()
+        return int(total), int(declined or 0)

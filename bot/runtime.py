@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ from bot.answer import AnswerService
 from bot.models import Answer, Turn
 from bot.records import Records
 from bot.settings import Settings
+from ingest.documents import is_source_file_name
 from ingest.reader import IndexMissingError, IndexReader
 from ingest.snapshot import DocumentRecord
 from ingest.sync import IngestReport, last_report, sync
@@ -70,13 +72,16 @@ class NotTheWriterError(RuntimeError):
 @dataclass
 class Job:
     """One piece of index work. `kind` is reingest (the whole knowledge dir, or `paths`), upload (the
-    ingest of an uploaded file), delete (taking a removed file out of the index) or timeline (putting a
-    saved rules timeline in service). Its state only moves
-    forward: queued → running → done | failed; a cancelled job is failed with the reason."""
+    ingest of an uploaded file), delete (taking a removed file out of the index), timeline (putting a
+    saved rules timeline in service) or source (writing a document given in `payload` — an expert's answer,
+    an approved letter — and ingesting it; any replica may queue one, as it touches no file of its own).
+    Its state only moves forward: queued → running → done | failed; a cancelled job is failed with the
+    reason."""
 
     kind: str
     paths: list[Path] | None = None
     source: str | None = None  # the knowledge-relative file it concerns; None: the whole knowledge dir
+    payload: dict | None = None  # a "source" job's document: {"path": knowledge-relative, "text": ...}
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: str = QUEUED
     submitted_at: float = field(default_factory=time.time)
@@ -105,14 +110,16 @@ class Job:
         return {"id": self.id, "kind": self.kind, "source": self.source, "state": self.state,
                 "submitted_at": self.submitted_at, "started_at": self.started_at, "finished_at": self.finished_at,
                 "error": self.error, "report": None if self.report is None else json.dumps(self.report),
-                "cancel_requested": self.cancel.is_set()}
+                "cancel_requested": self.cancel.is_set(),
+                "payload": None if self.payload is None else json.dumps(self.payload, ensure_ascii=False)}
 
     @classmethod
     def stored(cls, row: dict) -> Job:
         """A job read back from the database (run by another process, or before a restart)."""
         job = cls(kind=row["kind"], source=row["source"], id=row["id"], state=row["state"],
                   submitted_at=row["submitted_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-                  report=None if row["report"] is None else json.loads(row["report"]), error=row["error"])
+                  report=None if row["report"] is None else json.loads(row["report"]), error=row["error"],
+                  payload=None if row.get("payload") is None else json.loads(row["payload"]))
         if row["cancel_requested"]:
             job.cancel.set()
         if job.state in (DONE, FAILED):
@@ -186,19 +193,20 @@ class Runtime:
 
     # --- jobs ----------------------------------------------------------------------------------------
 
-    def submit(self, kind: str, paths: list[Path] | None = None, source: str | None = None) -> Job:
+    def submit(self, kind: str, paths: list[Path] | None = None, source: str | None = None,
+               payload: dict | None = None) -> Job:
         """Queue index work; returns the job to poll. A re-ingest of the whole knowledge dir that is
         still waiting already covers a second one, so that one is returned instead of queueing twice.
         A replica queues re-ingests for the worker and refuses the rest (NotTheWriterError)."""
         if not self.writer:
-            return self._submit_to_worker(kind, paths)
+            return self._submit_to_worker(kind, paths, source, payload)
         with self._jobs_lock:
             if kind == "reingest" and paths is None:
                 waiting = next((j for j in self._jobs.values()
                                 if j.state == QUEUED and j.kind == kind and j.paths is None), None)
                 if waiting:
                     return waiting
-            job = Job(kind=kind, paths=paths, source=source)
+            job = Job(kind=kind, paths=paths, source=source, payload=payload)
             self._jobs[job.id] = job
             self._forget_old_jobs()
             self._start()
@@ -206,7 +214,12 @@ class Runtime:
         self._queue.put(job)
         return job
 
-    def _submit_to_worker(self, kind: str, paths: list[Path] | None) -> Job:
+    def _submit_to_worker(self, kind: str, paths: list[Path] | None, source: str | None,
+                          payload: dict | None) -> Job:
+        if kind == "source":
+            job = Job(kind=kind, source=source, payload=payload)
+            self.records.save_job(job.row())
+            return job
         if kind != "reingest" or paths is not None:
             raise NotTheWriterError()
         waiting = next((row for row in self.records.queued_jobs() if row["kind"] == kind and row["source"] is None
@@ -409,7 +422,29 @@ class Runtime:
 
         if job.kind == "delete" and job.source not in self._indexed_sources():
             return None  # the file never made it into the index: removing it was all there was to do
+        if job.kind == "source":
+            job.paths = [self._write_source(job.payload or {})]
         return sync(self.settings, paths=job.paths, progress=track, cancel=job.cancel)
+
+    def _write_source(self, payload: dict) -> Path:
+        """Write a document a "source" job carries into the knowledge dir (replacing the one at that path:
+        saving the same answer again updates it). The path must stay inside the knowledge dir."""
+        root = self.settings.knowledge_dir.resolve()
+        path = (root / str(payload.get("path", ""))).resolve()
+        if not path.is_relative_to(root) or path == root or not is_source_file_name(path.name):
+            raise ValueError(f"ugyldig sti til en kilde (invalid source path): {payload.get('path')!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        try:
+            temp.write_text(str(payload.get("text", "")), encoding="utf-8")
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+        return path
+
+    def save_source(self, path: str, text: str) -> Job:
+        """Queue writing and ingesting a document (`path` relative to the knowledge dir)."""
+        return self.submit("source", source=path, payload={"path": path, "text": text})
 
     def _indexed_sources(self) -> set[str]:
         try:

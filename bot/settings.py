@@ -38,6 +38,11 @@ class Settings(IndexSettings):
     slack_thread_replies: Literal["questions", "all", "mentions"] = "questions"
     # questions one Slack user may ask a minute (per process); over it the user is told once to wait
     slack_user_rate_per_minute: int = Field(default=20, ge=1)
+    # the experts' channel: questions the bot declines (or a user doubts, or asks a person about) go there, and
+    # an expert's reply in the thread is relayed to the asker; unset: no escalation
+    slack_expert_channel: str | None = None
+    # questions one Slack user may send to the experts a minute (per process)
+    slack_escalations_per_minute: int = Field(default=3, ge=1)
     # channels limited to some audiences, e.g. "C0PRESS=public; C0TEAM=public,internal"; others see all
     slack_channel_audiences: str = ""
 

@@ -57,9 +57,12 @@ TIMELINE_FILE = "rules-timeline.yaml"  # the admins' timeline of rule changes (i
 RESERVED_NAMES = {"readme.md", TIMELINE_FILE}  # the knowledge dir's own files: never documents
 
 
+def is_source_file_name(name: str) -> bool:
+    return not name.startswith(".") and not name.endswith(SIDECAR_SUFFIX) and name.lower() not in RESERVED_NAMES
+
+
 def is_source_file(path: Path) -> bool:
-    return (path.is_file() and not path.name.startswith(".") and not path.name.endswith(SIDECAR_SUFFIX)
-            and path.name.lower() not in RESERVED_NAMES)
+    return path.is_file() and is_source_file_name(path.name)
 
 
 def content_hash(path: Path, masking: MaskingPolicy | None = None) -> str:

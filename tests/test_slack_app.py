@@ -109,6 +109,9 @@ class FakeSlack:
             return {"ok": True, "channel": payload["channel"], "ts": message["ts"], "message": message}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
+        if method == "chat.getPermalink":
+            return {"ok": True, "channel": payload["channel"],
+                    "permalink": f"https://test.slack.com/archives/{payload['channel']}/p{payload['message_ts']}"}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V1", **payload["view"]}}
         if method == "conversations.replies":

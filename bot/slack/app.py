@@ -28,15 +28,18 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import texts
 from bot.slack.blocks import (
+    ASK_EXPERT,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     OPEN_WEB,
+    SAVE_SOURCE,
     SHARE,
     SHOW_SOURCES,
     answer_blocks,
     notification_text,
     sources_view,
 )
+from bot.slack.escalate import Escalations
 from bot.slack.history import answer_metadata, conversation
 from bot.slack.incoming import is_closing, mentions, plain_text, wants_answer
 from bot.slack.ratelimit import RateLimit, Verdict
@@ -111,6 +114,7 @@ class SlackBot:
         self.public_url = runtime.settings.public_url
         self.seen = SeenEvents(runtime.records.database)
         self.limit = limit or RateLimit(runtime.settings.slack_user_rate_per_minute)
+        self.escalations = Escalations(runtime)
 
     def register(self, app: App) -> None:
         app.event("app_mention")(self.on_mention)
@@ -120,6 +124,8 @@ class SlackBot:
         app.action(SHOW_SOURCES)(self.on_show_sources)
         app.action(SHARE)(self.on_share)
         app.action(OPEN_WEB)(self.on_link)
+        app.action(ASK_EXPERT)(self.on_ask_expert)
+        app.action(SAVE_SOURCE)(self.on_save_source)
 
     # --- conversations ---------------------------------------------------------------------------
 
@@ -135,6 +141,11 @@ class SlackBot:
         """A direct message, or a follow-up in a channel thread the bot has answered in before."""
         if _from_a_bot(event, context) or event.get("subtype") not in (None, "thread_broadcast"):
             return  # bots (the bot itself included), edits, deletions, joins
+        if event.get("channel") == self.settings.slack_expert_channel:
+            if event.get("thread_ts") and self._first_delivery(body):  # an expert answering an escalation
+                with reported(_in_conversation(client, event, event["thread_ts"])):
+                    self.escalations.on_reply(client, event)
+            return
         text, thread = event.get("text", ""), event.get("thread_ts")
         question = plain_text(text, context.bot_user_id)
         if event.get("channel_type") == "im":
@@ -186,11 +197,15 @@ class SlackBot:
                 answer, audit_id = self.runtime.ask(question, history(), channel="slack",
                                                     audiences=self.settings.slack_audiences(event["channel"]))
                 self._post(client, event["channel"], thread, answer, audit_id)
+                if answer.abstained and self.escalations.enabled:  # the sources don't answer: ask a person
+                    notify(self.escalations.escalate(client, audit_id, answer, event.get("user", ""),
+                                                     event["channel"], thread or event["ts"], "declined"))
 
     def _post(self, client: WebClient, channel: str, thread: str | None, answer: Answer, audit_id: int,
               asker: str | None = None) -> None:
         client.chat_postMessage(channel=channel, thread_ts=thread, text=notification_text(answer),
-                                blocks=answer_blocks(answer, audit_id, self.public_url, asker=asker),
+                                blocks=answer_blocks(answer, audit_id, self.public_url, asker=asker,
+                                                     experts=self.escalations.enabled),
                                 metadata=answer_metadata(answer, audit_id), unfurl_links=False,
                                 unfurl_media=False)
 
@@ -244,8 +259,8 @@ class SlackBot:
             return None
         return audit_id, answer
 
-    def on_feedback(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
-        """👍/👎 go into the same feedback store as the web's."""
+    def on_feedback(self, ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond) -> None:
+        """👍/👎 go into the same feedback store as the web's; a 👎 also goes to the experts (when set up)."""
         ack()
         with reported(_ephemeral(respond)):
             if (found := self._stored(action, respond)) is None:
@@ -255,6 +270,29 @@ class SlackBot:
             self.runtime.records.feedback("slack", answer.question, rating, audit_id=audit_id,
                                           user=body["user"]["id"])
             _ephemeral(respond)(texts.THANKS)
+            if rating == -1 and self.escalations.enabled:
+                _ephemeral(respond)(self._escalate(body, client, audit_id, answer, "doubted"))
+
+    def _escalate(self, body: dict, client: WebClient, audit_id: int, answer: Answer, reason: str) -> str:
+        """Escalate the answer a button sits under; the expert's reply goes to that message's thread."""
+        message = body.get("message") or {}
+        container = body.get("container") or {}
+        thread = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
+        return self.escalations.escalate(client, audit_id, answer, body["user"]["id"], body["channel"]["id"],
+                                         thread, reason)
+
+    def on_ask_expert(self, ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond) -> None:
+        """"Spørg en fagperson": the question and the bot's answer go to the experts' channel."""
+        ack()
+        with reported(_ephemeral(respond)):
+            if (found := self._stored(action, respond)) is not None:
+                _ephemeral(respond)(self._escalate(body, client, *found, "asked"))
+
+    def on_save_source(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
+        """"Gem som kilde" under a relayed expert reply: an admin or that expert saves it as a source."""
+        ack()
+        with reported(_ephemeral(respond)):
+            _ephemeral(respond)(self.escalations.save_as_source(body["user"]["id"], str(action.get("value", ""))))
 
     def on_show_sources(self, ack: Ack, body: dict, action: dict, client: WebClient,
                         respond: Respond) -> None:

@@ -25,6 +25,7 @@ MORE_CHARS = 100  # kept free in the last warnings block for the line that says 
 
 FEEDBACK_UP, FEEDBACK_DOWN = "feedback_up", "feedback_down"
 SHOW_SOURCES, SHARE, OPEN_WEB = "show_sources", "share", "open_web"
+ASK_EXPERT, SAVE_SOURCE = "ask_expert", "save_as_source"  # bot.slack.escalate
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
@@ -161,11 +162,13 @@ def warnings_blocks(warnings: list[SourceWarning]) -> list[dict]:
     return [_context(text, f"{WARNINGS_ID}_{i}") for i, text in enumerate(texts)]
 
 
-def _actions(answer: Answer, audit_id: int, public_url: str, shareable: bool) -> dict:
+def _actions(answer: Answer, audit_id: int, public_url: str, shareable: bool, experts: bool) -> dict:
     value = str(audit_id)
     elements = [_button("👍 Nyttigt", FEEDBACK_UP, value), _button("👎 Ikke nyttigt", FEEDBACK_DOWN, value)]
     if answer.citations:
         elements.append(_button("Vis kilder", SHOW_SOURCES, value))
+    if experts:
+        elements.append(_button("Spørg en fagperson", ASK_EXPERT, value))
     elements.append({"type": "button", "text": _plain("Åbn i webappen"), "action_id": OPEN_WEB,
                      "url": web_url(public_url, answer.question)})
     if shareable:
@@ -174,10 +177,10 @@ def _actions(answer: Answer, audit_id: int, public_url: str, shareable: bool) ->
 
 
 def answer_blocks(answer: Answer, audit_id: int, public_url: str, *, asker: str | None = None,
-                  shareable: bool = False) -> list[dict]:
+                  shareable: bool = False, experts: bool = False) -> list[dict]:
     """The message for an answer: (who asked what,) the answer with its [n], the rule changes since its
-    sources were written, "Kilder", the buttons. An abstention keeps only its text and the buttons: it
-    has no sources to show."""
+    sources were written, "Kilder", the buttons ("Spørg en fagperson" when there is an experts' channel).
+    An abstention keeps only its text and the buttons: it has no sources to show."""
     blocks: list[dict] = []
     if asker:
         blocks.append(_context(f"<@{asker}> spurgte: _{trim(escape(one_line(answer.question)), 500)}_"))
@@ -191,7 +194,7 @@ def answer_blocks(answer: Answer, audit_id: int, public_url: str, *, asker: str 
         see_also = see_also_block(answer)
         blocks += sources_blocks(answer.citations, room=MESSAGE_BLOCKS - len(blocks) - 1 - bool(see_also))
         blocks += [see_also] if see_also else []
-    blocks.append(_actions(answer, audit_id, public_url, shareable))
+    blocks.append(_actions(answer, audit_id, public_url, shareable, experts))
     return blocks
 
 
