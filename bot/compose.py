@@ -52,7 +52,7 @@ def citation(n: int, quote: Quote, snapshot: Snapshot) -> Citation:
         n=n, source=chunk.source, title=chunk.title, section=chunk.section,
         quote=fold_quote(text[quote.start:quote.end]), passage=chunk.text, score=round(quote.score, 4),
         doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, valid_from=chunk.valid_from,
-        quote_start=quote.start, quote_end=quote.end,
+        valid_to=snapshot.documents[chunk.doc_id].valid_to, quote_start=quote.start, quote_end=quote.end,
     )
 
 

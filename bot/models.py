@@ -39,6 +39,7 @@ class Citation(BaseModel):
     doc_id: str
     chunk_id: str
     valid_from: str | None = None
+    valid_to: str | None = None  # the quoted version's last day in force, when it has one
     quote_start: int = Field(description="offset of the quote in the document's cleaned text")
     quote_end: int
 

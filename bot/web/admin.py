@@ -239,7 +239,8 @@ def timeline(rt: RuntimeDep) -> dict:
         entries = []
     failure = next((f["error"] for f in (rt.ingest_status.report or {}).get("failed", [])
                     if f["path"] == TIMELINE_FILE), None)
-    return {"yaml": path.read_text(encoding="utf-8") if rt.writer and path.is_file() else None,
+    return {"writable": rt.writer,
+            "yaml": path.read_text(encoding="utf-8") if rt.writer and path.is_file() else None,
             "entries": entries, "error": failure}
 
 

@@ -20,7 +20,7 @@ const I18N = {
     includeInternalHint: "Uden flueben citerer udkastet kun offentlige kilder.",
     makeDraft: "Lav udkast", drafting: "Besvarer spørgsmålene …", draftHeading: "Udkast til svar",
     copyText: "Kopiér som tekst", downloadDocx: "Hent .docx", letterLabel: "Brevtekst",
-    draftSources: "Kilder pr. spørgsmål", copied: "Brevteksten er kopieret.", downloaded: "Udkastet er hentet som .docx.",
+    draftSources: "Kilder og noter pr. spørgsmål", copied: "Brevteksten er kopieret.", downloaded: "Udkastet er hentet som .docx.",
     draftNote: "{0} spørgsmål fundet; {1} uden svar i kilderne skal besvares manuelt.",
     question: "Spørgsmål {0}", noSources: "Intet svar fundet i kilderne.",
     tokenLabel: "Admin-token", login: "Log ind", logout: "Log ud", loggingIn: "Logger ind …",
@@ -42,6 +42,26 @@ const I18N = {
     close: "Luk", docChanged: "Dokumentet er ændret eller fjernet siden svaret; her er det citerede tekstafsnit.",
     docInternal: "Dokumentet er internt og vises kun for administratorer; her er det citerede tekstafsnit.",
     networkError: "Serveren svarer ikke. Prøv igen.",
+    months: "januar februar marts april maj juni juli august september oktober november december",
+    asOfLabel: "Svar efter reglerne pr. (dato)", asOfHint: "Tomt felt: reglerne i dag.",
+    draftAsOfHint: "Gælder alle spørgsmål i udkastet. Tomt felt: reglerne i dag.",
+    asOfLine: "Gælder pr. {0} ({1})", asOfQuestion: "datoen i spørgsmålet", asOfRequest: "den valgte dato",
+    warningsHeading: "Reglerne er ændret siden kilden", warningSource: "{0} (fra {1})",
+    warningMessage: "Kilden er fra {0}. Reglerne blev ændret {1} ({2}) – kontrollér den gældende regel.",
+    unverified: "ikke verificeret", draftNotesHint: "Noterne er til sagsbehandleren og står ikke i brevet.",
+    validFromTo: "gyldig {0}–{1}", validFrom: "gyldig fra {0}", supersededByShort: "erstattet af nyere version",
+    colValidTo: "Gyldig til", colStatus: "Status", inForce: "I kraft", notInForce: "Ikke i kraft",
+    supersededBy: "erstattet af {0}", replaces: "erstatter {0}",
+    timeline: "Tidslinje",
+    timelineIntro: "Regelændringer, som kan gøre ældre kilder forældede: et svar, der citerer en kilde fra før en ændring, får en advarsel.",
+    colDate: "Dato", colAct: "Lov eller bekendtgørelse", colSummary: "Ændring", colTopics: "Emner",
+    timelineEmpty: "Ingen ændringer i tidslinjen.", timelineRejected: "Seneste indlæsning afviste tidslinjen: {0}",
+    timelineYaml: "Rediger tidslinjen (YAML, rules-timeline.yaml)",
+    timelineYamlHint: "Hver ændring har date, act, summary og topics; skriv verified: false og en note, når noget ikke er verificeret.",
+    timelineNoFile: "Ingen tidslinjefil at vise: filen findes ikke endnu, eller serveren er en skrivebeskyttet kopi (rediger den så på workeren).",
+    saveTimeline: "Gem tidslinje", savingTimeline: "Gemmer tidslinjen …", jobQueued: "Job {0} venter i kø …",
+    jobRunning: "Job {0} tager tidslinjen i brug …", timelineSaved: "Tidslinjen er gemt og i brug ({0} ændringer).",
+    timelineFailed: "Tidslinjen blev ikke taget i brug: {0}",
   },
   en: {
     skip: "Skip to content", tagline: "Answers about work placements – always with sources", tabs: "Tabs",
@@ -59,7 +79,7 @@ const I18N = {
     includeInternalHint: "Unticked, the draft quotes public sources only.",
     makeDraft: "Make draft", drafting: "Answering the questions …", draftHeading: "Reply draft",
     copyText: "Copy as text", downloadDocx: "Download .docx", letterLabel: "Letter text",
-    draftSources: "Sources per question", copied: "The letter text has been copied.", downloaded: "The draft has been downloaded as .docx.",
+    draftSources: "Sources and notes per question", copied: "The letter text has been copied.", downloaded: "The draft has been downloaded as .docx.",
     draftNote: "{0} questions found; {1} without an answer in the sources must be answered by hand.",
     question: "Question {0}", noSources: "No answer found in the sources.",
     tokenLabel: "Admin token", login: "Log in", logout: "Log out", loggingIn: "Logging in …",
@@ -81,6 +101,26 @@ const I18N = {
     close: "Close", docChanged: "The document has changed or been removed since the answer; here is the cited passage.",
     docInternal: "The document is internal and shown to administrators only; here is the cited passage.",
     networkError: "The server does not respond. Try again.",
+    months: "January February March April May June July August September October November December",
+    asOfLabel: "Answer by the rules as of (date)", asOfHint: "Empty: today's rules.",
+    draftAsOfHint: "Applies to every question in the draft. Empty: today's rules.",
+    asOfLine: "Applies as of {0} ({1})", asOfQuestion: "the date in the question", asOfRequest: "the chosen date",
+    warningsHeading: "The rules have changed since the source", warningSource: "{0} (from {1})",
+    warningMessage: "The source is from {0}. The rules changed on {1} ({2}) – check the current rule.",
+    unverified: "not verified", draftNotesHint: "The notes are for the case worker and are not in the letter.",
+    validFromTo: "valid {0}–{1}", validFrom: "valid from {0}", supersededByShort: "superseded by a newer version",
+    colValidTo: "Valid to", colStatus: "Status", inForce: "In force", notInForce: "Not in force",
+    supersededBy: "superseded by {0}", replaces: "replaces {0}",
+    timeline: "Timeline",
+    timelineIntro: "Rule changes that can make older sources out of date: an answer quoting a source from before a change gets a warning.",
+    colDate: "Date", colAct: "Act or order", colSummary: "Change", colTopics: "Topics",
+    timelineEmpty: "No changes in the timeline.", timelineRejected: "The last ingest rejected the timeline: {0}",
+    timelineYaml: "Edit the timeline (YAML, rules-timeline.yaml)",
+    timelineYamlHint: "Each change has date, act, summary and topics; write verified: false and a note when something is not verified.",
+    timelineNoFile: "No timeline file to show: it does not exist yet, or this server is a read-only replica (then edit it on the worker).",
+    saveTimeline: "Save timeline", savingTimeline: "Saving the timeline …", jobQueued: "Job {0} is queued …",
+    jobRunning: "Job {0} is putting the timeline in service …", timelineSaved: "The timeline is saved and in service ({0} changes).",
+    timelineFailed: "The timeline was not put in service: {0}",
   },
 };
 
@@ -98,6 +138,19 @@ function el(tag, props = {}, ...children) {
   }
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A date at the precision it was written ("2019", "2020-01", "2020-01-01") as a reader of `lang` writes it. */
+function formatDate(iso) {
+  const match = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(iso || "");
+  if (!match) return iso || "";
+  const [, year, month, day] = match;
+  if (!month) return year;
+  const name = t("months").split(" ")[Number(month) - 1];
+  if (!day) return `${name} ${year}`;
+  return lang === "da" ? `${Number(day)}. ${name} ${year}` : `${Number(day)} ${name} ${year}`;
 }
 
 function setStatus(node, text, kind = "") {
@@ -200,6 +253,62 @@ function confidenceNote(answer) {
   return el("p", { class: "low-confidence", role: "note" }, t("lowConfidence", Math.round(answer.confidence * 100)));
 }
 
+/** An answer for another date than today says which date, and whether the question or the date field set it. */
+function asOfLine(answer) {
+  if (!answer.as_of || answer.as_of_given === "today") return null;
+  const given = t(answer.as_of_given === "question" ? "asOfQuestion" : "asOfRequest");
+  return el("p", { class: "as-of" }, t("asOfLine", formatDate(answer.as_of), given));
+}
+
+/** Rule changes after a quoted source was written, per source: the act, its date and the message; an
+ * unverified change is marked as such. */
+function renderWarnings(warnings) {
+  if (!warnings || !warnings.length) return null;
+  const bySource = new Map();
+  for (const w of warnings) bySource.set(w.doc_id, [...(bySource.get(w.doc_id) || []), w]);
+  const message = (w) => (lang === "da" ? w.message
+    : t("warningMessage", formatDate(w.source_date), formatDate(w.date), w.act));
+  const groups = [...bySource.values()].flatMap((group) => [
+    el("p", { class: "warning-source" }, t("warningSource", group[0].title, formatDate(group[0].source_date))),
+    el("ul", {}, ...group.map((w) => el("li", { class: w.verified ? "warning" : "warning unverified" },
+      el("strong", { class: "act" }, w.act), " · ", el("time", { datetime: w.date }, formatDate(w.date)),
+      w.verified ? null : el("span", { class: "badge" }, t("unverified")),
+      el("span", { class: "message" }, message(w)),
+      el("span", { class: "summary" }, w.summary))))]);
+  return el("div", { class: "warnings", role: "note", "aria-label": t("warningsHeading") },
+    el("h3", {}, el("span", { "aria-hidden": "true" }, "⚠ "), t("warningsHeading")), ...groups);
+}
+
+let versions = new Map(); // doc_id → the document version as /api/documents lists it
+
+/** The document versions (valid-to dates, successors) the sources list shows beside each citation; without
+ * them (e.g. the server is busy) a citation shows its valid-from date only. */
+async function loadVersions() {
+  try {
+    const data = await (await admin("/api/documents")).json();
+    versions = new Map(data.documents.map((doc) => [doc.doc_id, doc]));
+  } catch (error) {
+    console.warn("could not load the document versions:", error.message);
+  }
+}
+
+/** A version's period: its valid-from date, and its valid-to date when it has one. */
+function period(version) {
+  const from = formatDate(version.valid_from);
+  return version.valid_to ? `${from || "…"}–${formatDate(version.valid_to)}` : from;
+}
+
+/** The version a citation quotes, in words: when it is valid and, if replaced, by what. */
+function describeVersion(version) {
+  const from = formatDate(version.valid_from);
+  const when = version.valid_to ? t("validFromTo", from || "…", formatDate(version.valid_to))
+    : from ? t("validFrom", from) : null;
+  const successor = version.superseded_by && versions.get(version.superseded_by);
+  const replaced = version.superseded_by
+    ? t("supersededBy", successor ? `${successor.title} (${formatDate(successor.valid_from)})` : version.superseded_by) : null;
+  return [when, replaced].filter(Boolean).join(", ");
+}
+
 /** Passages that say the same as a quote: listed, not quoted twice. */
 function renderSeeAlso(seeAlso) {
   if (!seeAlso || !seeAlso.length) return null;
@@ -207,14 +316,21 @@ function renderSeeAlso(seeAlso) {
     el("ul", {}, ...seeAlso.map((s) => el("li", {}, `${s.title} · ${s.section} (${s.source})`))));
 }
 
+/** Each citation links to the version it quotes (opened in the viewer), with that version's period. */
 function renderSources(citations) {
   const list = el("ol", { class: "sources" });
   for (const c of citations) {
-    const meta = [c.section, c.valid_from, c.source].filter(Boolean).join(" · ");
+    const version = versions.get(c.doc_id) || { valid_from: c.valid_from };
+    const when = period(version);
+    const meta = el("span", { class: "meta" }, ...[c.section,
+      when ? el("span", { class: "period", title: describeVersion(version) }, when) : null,
+      version.superseded_by ? el("span", { class: "badge" }, t("supersededByShort")) : null,
+      c.source].filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
     list.append(el("li", { value: c.n },
-      el("button", { type: "button", class: "source-link", onclick: () => openCitation(c),
-        "aria-label": t("openSource", c.n, c.title) }, c.title),
-      el("span", { class: "meta" }, meta),
+      el("a", { class: "source-link", href: `/api/documents/${encodeURIComponent(c.doc_id)}`, "aria-haspopup": "dialog",
+        "aria-label": t("openSource", c.n, c.title),
+        onclick: (event) => { event.preventDefault(); openCitation(c); } }, c.title),
+      meta,
       el("blockquote", {}, c.quote)));
   }
   return list;
@@ -235,12 +351,14 @@ async function openCitation(citation) {
   const target = $("#citation-text");
   const note = $("#citation-note");
   $("#citation-title").textContent = `[${citation.n}] ${citation.title}`;
-  $("#citation-meta").textContent = [citation.section, citation.valid_from, citation.source].filter(Boolean).join(" · ");
+  const meta = (version) => [citation.section, describeVersion(version), citation.source].filter(Boolean).join(" · ");
+  $("#citation-meta").textContent = meta(versions.get(citation.doc_id) || { valid_from: citation.valid_from });
   let text = null;
   let range = null;
   let reason = "docChanged";
   try {
     const doc = await (await admin(`/api/documents/${encodeURIComponent(citation.doc_id)}`)).json();
+    $("#citation-meta").textContent = meta(doc); // the version quoted, as it stands now
     range = locate(doc.text, citation.quote, citation.quote_start, citation.quote_end);
     if (range) text = doc.text;
   } catch (error) { // internal (403) or removed since the answer: show the cited passage instead
@@ -297,14 +415,18 @@ $("#ask-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   setStatus(status, t("asking"));
   try {
-    const response = await request("/api/ask", { method: "POST", json: { question, history: conversation.slice(-3) } });
+    // an incomplete date never gets here: the browser's form validation stops it with its own message
+    const json = { question, history: conversation.slice(-3), as_of: $("#ask-as-of").value || undefined };
+    const [response] = await Promise.all([request("/api/ask", { method: "POST", json }), loadVersions()]);
     const answer = await response.json();
     const auditId = Number(response.headers.get("X-Audit-Id")) || null;
     conversation.push({ question: answer.question, answer: answer.answer });
     const turn = el("article", { class: `turn${answer.abstained ? " abstained" : ""}` },
       el("p", { class: "asked" }, answer.question),
+      asOfLine(answer),
       confidenceNote(answer),
       renderAnswerText(answer),
+      renderWarnings(answer.warnings),
       answer.citations.length ? el("h3", {}, t("sources")) : null,
       answer.citations.length ? renderSources(answer.citations) : null,
       renderSeeAlso(answer.see_also),
@@ -349,13 +471,17 @@ $("#draft-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   setStatus(status, t("drafting"));
   try {
-    const json = { inquiry: $("#inquiry").value, include_internal: $("#include-internal").checked };
-    currentDraft = await (await request("/api/draft", { method: "POST", json })).json();
+    const json = { inquiry: $("#inquiry").value, include_internal: $("#include-internal").checked,
+      as_of: $("#draft-as-of").value || undefined };
+    const [response] = await Promise.all([request("/api/draft", { method: "POST", json }), loadVersions()]);
+    currentDraft = await response.json();
     renderLetter(currentDraft.letter);
     const open = currentDraft.items.filter((item) => item.answer.abstained).length;
     $("#draft-note").textContent = t("draftNote", currentDraft.items.length, open);
     $("#draft-sources").replaceChildren(...currentDraft.items.map((item) => el("div", { class: "draft-item" },
       el("h4", {}, `${t("question", item.n)}: ${item.question}`),
+      asOfLine(item.answer),
+      renderWarnings(item.answer.warnings), // a note for the case worker: the letter text leaves it out
       item.answer.citations.length ? renderSources(item.answer.citations) : el("p", { class: "hint" }, t("noSources")))));
     $("#draft-result").hidden = false;
     setStatus(status, "");
@@ -434,25 +560,41 @@ function renderReport(report) {
     el("p", { class: "report-summary" }, summary), finished ? el("p", { class: "hint" }, finished) : null, ...lists));
 }
 
-/** Documents in the index, then files that are not (e.g. an upload that failed to ingest, with why). */
+/** Whether a version is in force, and which versions it replaces or was replaced by (title and date). */
+function versionStatus(doc, byId) {
+  const name = (id) => {
+    const other = byId.get(id);
+    return other ? `${other.title} (${formatDate(other.valid_from) || other.source})` : id;
+  };
+  return [el("span", { class: doc.in_force ? "in-force" : "not-in-force" }, t(doc.in_force ? "inForce" : "notInForce")),
+    doc.superseded_by ? el("div", { class: "hint" }, t("supersededBy", name(doc.superseded_by))) : null,
+    ...(doc.replaces || []).map((id) => el("div", { class: "hint" }, t("replaces", name(id))))];
+}
+
+/** Documents in the index (each version with its dates and what supersedes what), then files that are not
+ * (e.g. an upload that failed to ingest, with why). */
 function renderDocuments(documents, notIndexed = []) {
   const body = $("#documents tbody");
-  const row = (title, source, type, validFrom, chunks, label, path) => el("tr", {},
+  const byId = new Map(documents.map((doc) => [doc.doc_id, doc]));
+  const row = ({ title, source, type = "–", from, to, status = ["–"], chunks = 0, label, path }) => el("tr", {},
     el("td", { "data-label": t("colTitle") }, ...title),
     el("td", { "data-label": t("colFile"), class: "file" }, source),
     el("td", { "data-label": t("colType") }, type),
-    el("td", { "data-label": t("colValidFrom") }, validFrom || "–"),
+    el("td", { "data-label": t("colValidFrom"), class: "date" }, from ? el("time", { datetime: from }, from) : "–"),
+    el("td", { "data-label": t("colValidTo"), class: "date" }, to ? el("time", { datetime: to }, to) : "–"),
+    el("td", { "data-label": t("colStatus") }, ...status),
     el("td", { "data-label": t("colChunks"), class: "num" }, String(chunks)),
     el("td", {}, el("button", { type: "button", class: "danger", "aria-label": t("deleteLabel", label),
       onclick: () => deleteFile(path, label) }, t("delete"))));
   if (!documents.length && !notIndexed.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: "6" }, t("noDocuments"))));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "8" }, t("noDocuments"))));
   } else {
     body.replaceChildren(
-      ...documents.map((doc) => row([doc.title], doc.source, doc.type, doc.valid_from, doc.chunks, doc.title,
-        `documents/${encodeURIComponent(doc.doc_id)}`)),
-      ...notIndexed.map((file) => row([t("notIndexed"), file.error ? el("div", { class: "hint" }, file.error) : null],
-        file.source, "–", null, 0, file.source, `files/${file.source.split("/").map(encodeURIComponent).join("/")}`)));
+      ...documents.map((doc) => row({ title: [doc.title], source: doc.source, type: doc.type, from: doc.valid_from,
+        to: doc.valid_to, status: versionStatus(doc, byId), chunks: doc.chunks, label: doc.title,
+        path: `documents/${encodeURIComponent(doc.doc_id)}` })),
+      ...notIndexed.map((file) => row({ title: [t("notIndexed"), file.error ? el("div", { class: "hint" }, file.error) : null],
+        source: file.source, label: file.source, path: `files/${file.source.split("/").map(encodeURIComponent).join("/")}` })));
   }
   const folders = new Set(["procedures", "guidelines", "inquiry-answers",
     ...documents.map((d) => d.source.split("/").slice(0, -1).join("/")).filter(Boolean)]);
@@ -466,6 +608,7 @@ async function loadAdmin() {
   renderDocuments(data.documents, data.not_indexed);
   renderReport(data.ingest.report);
   if (data.ingest.running) followIngest();
+  loadTimeline();
 }
 
 $("#login-form").addEventListener("submit", async (event) => {
@@ -550,7 +693,7 @@ async function followIngest() {
         await loadAdmin();
         return progress;
       }
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await pause(400);
     }
   } catch (error) {
     adminFailed(error);
@@ -560,6 +703,81 @@ async function followIngest() {
     $("#progress-area").hidden = true;
   }
 }
+
+// --- rules timeline -----------------------------------------------------------------------------------
+
+let timelineEdited = false; // the admin's unsaved edits survive a reload of the admin tab
+
+/** The timeline in service (entries, unverified ones marked), why the last ingest rejected the file if it
+ * did, and the file's text in the editor unless the admin is editing it. */
+function renderTimeline({ yaml, entries, error }) {
+  const rows = entries.map((change) => el("tr", {},
+    el("td", { "data-label": t("colDate") }, el("time", { datetime: change.date }, formatDate(change.date))),
+    el("td", { "data-label": t("colAct") }, el("strong", {}, change.act),
+      change.verified ? null : el("span", { class: "badge" }, t("unverified")),
+      change.note ? el("div", { class: "hint" }, change.note) : null),
+    el("td", { "data-label": t("colSummary") }, change.summary),
+    el("td", { "data-label": t("colTopics") }, change.topics.join(", "))));
+  $("#timeline-entries tbody").replaceChildren(
+    ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "4" }, t("timelineEmpty")))]));
+  const rejected = $("#timeline-error");
+  rejected.textContent = error ? t("timelineRejected", error) : "";
+  rejected.hidden = !error;
+  if (!timelineEdited) $("#timeline-yaml").value = yaml ?? "";
+  if (yaml === null) setStatus($("#timeline-status"), t("timelineNoFile"));
+}
+
+/** The timeline section on its own: when it can't be loaded it says why there, and the rest of the tab works. */
+async function loadTimeline() {
+  try {
+    renderTimeline(await (await admin("/api/admin/timeline")).json());
+  } catch (error) {
+    setStatus($("#timeline-status"), error.message, "error");
+  }
+}
+
+/** Poll a job until it is done or failed, reporting each state on the way; returns the finished job. */
+async function followJob(job, onState) {
+  while (job.state === "queued" || job.state === "running") {
+    onState(job);
+    await pause(400);
+    job = await (await admin(`/api/admin/jobs/${encodeURIComponent(job.id)}`)).json();
+  }
+  return job;
+}
+
+$("#timeline-yaml").addEventListener("input", (event) => {
+  timelineEdited = true;
+  event.target.removeAttribute("aria-invalid");
+});
+
+$("#timeline-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = $("#timeline-status");
+  const button = $("#timeline-save");
+  const editor = $("#timeline-yaml");
+  button.disabled = true;
+  setStatus(status, t("savingTimeline"));
+  try {
+    const saved = await (await admin("/api/admin/timeline", { method: "PUT", json: { yaml: editor.value } })).json();
+    const job = await followJob(saved.job, (running) =>
+      setStatus(status, t(running.state === "queued" ? "jobQueued" : "jobRunning", running.id)));
+    const failures = (job.report?.failed || []).map((f) => `${f.path}: ${f.error}`).join("; ");
+    if (job.state === "failed" || failures) {
+      setStatus(status, t("timelineFailed", job.error || failures), "error");
+    } else {
+      timelineEdited = false;
+      setStatus(status, t("timelineSaved", saved.entries), "ok");
+    }
+    await loadTimeline();
+  } catch (error) {
+    if (error.status === 401) return adminFailed(error);
+    if (error.status === 422) editor.setAttribute("aria-invalid", "true"); // the entry and the reason
+    setStatus(status, error.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+});
 
 $("#reingest").addEventListener("click", async () => {
   try {
