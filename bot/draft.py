@@ -40,6 +40,7 @@ DEFAULT_NAME = "modtager"
 MAX_INQUIRY_CHARS = 20_000
 # Each question is answered and audited: the limit holds before the first one is.
 MAX_QUESTIONS = 100
+MAX_EDITED_CHARS = 20_000
 # A question sentence this short ("Hvorfor/hvorfor ikke?") belongs to the question before it.
 FOLLOW_UP_WORDS = 4
 
@@ -67,6 +68,15 @@ class DraftItem(BaseModel):
     n: int
     question: str
     answer: Answer
+    # the inquiry team's own wording of this answer; when set, the letter says this instead of the quotes
+    edited: str | None = Field(None, max_length=MAX_EDITED_CHARS)
+
+    @property
+    def letter_text(self) -> str | None:
+        """What the letter says in answer to this question; None: nothing found (the placeholder)."""
+        if self.edited is not None and self.edited.strip():
+            return self.edited.strip()
+        return None if self.answer.abstained else letter_answer(self.answer)
 
     @computed_field
     @property
@@ -206,10 +216,12 @@ def blocks(draft: Draft) -> Iterator[tuple[str, str]]:
         yield "heading", f"Spørgsmål {item.n}"
         yield "question", item.question
         yield "label", ANSWER_LABEL
-        if item.answer.abstained:
+        if (text := item.letter_text) is None:
             yield "placeholder", PLACEHOLDER
             continue
-        yield "answer", letter_answer(item.answer)
+        yield "answer", text
+        if not item.answer.citations:
+            continue  # answered in the team's own words where the sources said nothing
         yield "sources", "Kilder:"
         for citation in item.answer.citations:
             yield "source", source_line(citation)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from bot.db import Database, audit, escalations, feedback, jobs
+from bot.db import Database, audit, drafts, escalations, feedback, jobs
 from bot.models import Answer
 from ingest.personal_data import MaskingPolicy, mask_personal_data
 
@@ -227,3 +227,42 @@ class Records:
             total = db.execute(select(func.count()).select_from(audit)).scalar() or 0
             declined = db.execute(select(func.count()).select_from(audit).where(audit.c.abstained.is_(True))).scalar()
         return int(total), int(declined or 0)
+
+    # --- the inquiry team's drafts (bot/web/api.py) ----------------------------------------------------
+
+    def save_draft(self, draft_id: str, draft_json: str) -> None:
+        """Insert or update a draft; an edit of an approved draft makes it a draft again."""
+        now = time.time()
+        with self.database.begin() as db:
+            if not db.execute(update(drafts).where(drafts.c.id == draft_id).values(
+                    draft_json=draft_json, updated=now, status="draft", approved_role=None,
+                    approved_at=None)).rowcount:
+                db.execute(insert(drafts).values(id=draft_id, created=now, updated=now, draft_json=draft_json,
+                                                 status="draft"))
+
+    def draft(self, draft_id: str) -> dict | None:
+        with self.database.begin() as db:
+            row = db.execute(select(drafts).where(drafts.c.id == draft_id)).mappings().first()
+        return dict(row) if row else None
+
+    def drafts(self, limit: int = 200) -> list[dict]:
+        """The newest drafts first."""
+        with self.database.begin() as db:
+            rows = db.execute(select(drafts).order_by(drafts.c.updated.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def approve_draft(self, draft_id: str, role: str) -> bool:
+        with self.database.begin() as db:
+            return db.execute(update(drafts).where(drafts.c.id == draft_id).values(
+                status="approved", approved_role=role, approved_at=time.time())).rowcount == 1
+
+    def draft_saved_as_source(self, draft_id: str, source: str) -> None:
+        with self.database.begin() as db:
+            db.execute(update(drafts).where(drafts.c.id == draft_id).values(source=source))
+
+    def audit_record(self, audit_id: int) -> dict | None:
+        """One answer of the audit log, as stored."""
+        with self.database.begin() as db:
+            row = db.execute(select(audit.c.id, audit.c.ts, audit.c.channel, audit.c.answer_json)
+                             .where(audit.c.id == audit_id)).mappings().first()
+        return dict(row) if row else None

@@ -8,10 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bot.runtime import DONE, FAILED, Runtime
 from bot.settings import Settings
 from bot.slack import escalate
+from bot.web.app import create_app
+from ingest.generations import load_snapshot
 from tests.test_slack_app import (
     ADMIN,
     FakeSlack,
@@ -119,3 +122,67 @@ def test_each_answer_is_escalated_once_and_each_user_only_so_often(make_index, f
         assert ask_expert(audit_ids[2]) == escalate.TOO_MANY, "over the user's limit a minute"
     assert len(fake.recorded("chat.postMessage", lambda p: p["channel"] == EXPERTS)) == 2
     assert len(runtime.records.escalations()) == 2
+
+
+# --- the inquiry team's approved letters, and what admins follow up on -----------------------------
+
+TOKEN = "loop-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+INQUIRY = ("Kære forvaltning\n\n1. Hvornår holder jobcentrets kantine åbent for praktikanter?\n"
+           "2. Bruger forvaltningen KLV-listerne fra RAR?\n\nMed venlig hilsen\nJens Hansen\n"
+           "Nørregade 1, 1165 København K")
+
+
+def test_an_approved_draft_saved_as_a_source_answers_its_questions_with_citations(make_index):
+    settings = make_index(admin_token=TOKEN)
+    runtime = Runtime(settings)
+    client = TestClient(create_app(runtime))
+    draft = client.post("/api/draft", json={"inquiry": INQUIRY, "include_internal": True}).json()
+    assert draft["items"][0]["answer"]["abstained"], "the sources don't know the canteen"
+    draft["items"][0]["edited"] = "Kantinen har åbent for praktikanter fra kl. 11 til 13 på hverdage."
+    saved = client.post("/api/drafts", json={"draft": draft})
+    assert saved.status_code == 201 and saved.json()["status"] == "draft"
+    draft_id = saved.json()["id"]
+    assert "kl. 11 til 13" in saved.json()["draft"]["letter"], "the letter uses the team's wording"
+
+    assert client.post(f"/api/drafts/{draft_id}/source", headers=ADMIN_HEADERS).status_code == 409, "approve first"
+    assert client.post(f"/api/drafts/{draft_id}/approve", json={"role": "fuldmægtig"}).status_code in (401, 403)
+    approved = client.post(f"/api/drafts/{draft_id}/approve", headers=ADMIN_HEADERS, json={"role": "fuldmægtig"})
+    assert (approved.json()["status"], approved.json()["approved_role"]) == ("approved", "fuldmægtig")
+    listed = client.get("/api/drafts").json()["drafts"]
+    assert [(d["id"], d["status"], d["approved_role"]) for d in listed] == [(draft_id, "approved", "fuldmægtig")]
+
+    for _ in range(2):  # saving again updates the one document
+        response = client.post(f"/api/drafts/{draft_id}/source", headers=ADMIN_HEADERS)
+        assert response.status_code == 202, response.text
+        _wait_for_jobs(runtime)
+    source = response.json()["source"]
+    written = [p for p in (settings.knowledge_dir / "inquiry-answers").iterdir() if p.name.startswith("godkendt-svar")]
+    assert [p.relative_to(settings.knowledge_dir).as_posix() for p in written] == [source]
+    text = written[0].read_text(encoding="utf-8")
+    assert "Jens Hansen" not in text and "Nørregade" not in text, "the inquirer's name and address are removed"
+
+    sections = {c.section for c in load_snapshot(settings).chunks.values() if c.source == source}
+    assert {"Spørgsmål 1", "Spørgsmål 2"} <= sections, "split into its questions and answers"
+    answer, _ = runtime.ask("Hvornår holder jobcentrets kantine åbent for praktikanter?")
+    assert not answer.abstained and source in {c.source for c in answer.citations}
+
+
+def test_follow_up_groups_declined_questions_and_lists_doubted_answers(make_index):
+    settings = make_index(admin_token=TOKEN)
+    client = TestClient(create_app(Runtime(settings)))
+    for question in ("Hvordan bliver vejret i morgen?", "Hvad siger vejrudsigten for i morgen?",
+                     "Hvem vandt fodboldkampen i går?"):
+        assert client.post("/api/ask", json={"question": question}).json()["abstained"]
+    doubted = client.post("/api/ask", json={"question": "Bruger forvaltningen KLV-listerne fra RAR?"})
+    client.post("/api/feedback", json={"question": "Bruger forvaltningen KLV-listerne fra RAR?", "rating": -1,
+                                       "comment": "Mangler årstallet", "audit_id": int(doubted.headers["X-Audit-Id"])})
+    assert client.get("/api/admin/followup").status_code in (401, 403)
+    shown = client.get("/api/admin/followup", headers=ADMIN_HEADERS).json()
+    assert shown["gaps"][0]["count"] == 2 and all("vejr" in q for q in shown["gaps"][0]["questions"])
+    assert [g["count"] for g in shown["gaps"]] == [2, 1]
+    assert shown["doubted"][0]["comment"] == "Mangler årstallet"
+    assert shown["metrics"]["declined"] == 3 and shown["metrics"]["declined_share"] == 0.75
+    record = client.get(f"/api/admin/audit/{shown['gaps'][0]['audit_ids'][0]}", headers=ADMIN_HEADERS).json()
+    assert record["answer"]["abstained"] and "vejr" in record["answer"]["question"]
+    assert "praktikbot_declined_share 0.75" in client.get("/metrics").text

@@ -8,6 +8,7 @@ An upload is not ingested unless asked (`ingest=true`): by default the admin dec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bot.followup import followup
 from bot.runtime import Job, JobError, NotTheWriterError, Runtime
 from bot.web.api import document_info
 from bot.web.auth import require_admin
@@ -220,6 +222,24 @@ def delete_file(source: str, rt: RuntimeDep) -> JSONResponse:
     if not path.is_file() and not indexed:
         raise HTTPException(404, "filen findes ikke i vidensmappen (no such file)")
     return _remove(rt, source)
+
+
+# --- follow-up: escalations, gaps, doubted answers --------------------------------------------------
+
+@router.get("/followup")
+def follow_up(rt: RuntimeDep) -> dict:
+    """Open escalations first, the declined questions grouped by meaning (the gaps in the knowledge), 👎
+    with their comments, and the figures; entries carry their audit id (GET /api/admin/audit/{id})."""
+    return followup(rt.records, rt.service.reader.embeddings)
+
+
+@router.get("/audit/{audit_id}")
+def audit_record(audit_id: int, rt: RuntimeDep) -> dict:
+    row = rt.records.audit_record(audit_id)
+    if row is None:
+        raise HTTPException(404, "svaret findes ikke i revisionsloggen (no such audit record)")
+    answer = json.loads(row["answer_json"]) if row["answer_json"] else None
+    return {"id": row["id"], "ts": row["ts"], "channel": row["channel"], "answer": answer}
 
 
 # --- the rules timeline --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ documents are shown only with the admin token, and drafts quote public sources u
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -13,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS, clean_question
+from bot.contributed import approved_letter
 from bot.currency import in_force, versions
 from bot.draft import Draft, draft_reply, letter_docx
 from bot.models import Answer, Passage, Turn
@@ -111,6 +113,82 @@ def search(body: SearchRequest, rt: RuntimeDep) -> dict[str, list[Passage]]:
              responses={429: {"description": "too many drafts from this client in the last minute"}})
 def draft(body: DraftRequest, rt: RuntimeDep) -> Draft:
     return draft_reply(rt, body.inquiry, audiences=None if body.include_internal else PUBLIC, as_of=body.as_of)
+
+
+# --- saved drafts: edited, approved, saved as a source -------------------------------------------------
+
+class SavedDraft(BaseModel):
+    draft: Draft
+
+
+class Approval(BaseModel):
+    role: str = Field(min_length=2, max_length=80, description="the approver's role, e.g. fuldmægtig — never a name")
+
+
+def _draft_record(row: dict, with_draft: bool = True) -> dict:
+    draft = Draft.model_validate_json(row["draft_json"])
+    record = {"id": row["id"], "created": row["created"], "updated": row["updated"], "status": row["status"],
+              "approved_role": row["approved_role"], "approved_at": row["approved_at"], "source": row["source"],
+              "questions": len(draft.items), "greeting": draft.greeting}
+    return {**record, "draft": draft.model_dump()} if with_draft else record
+
+
+def _stored_draft(rt: Runtime, draft_id: str) -> dict:
+    row = rt.records.draft(draft_id)
+    if row is None:
+        raise HTTPException(404, "udkastet findes ikke (no such draft)")
+    return row
+
+
+@router.post("/api/drafts", status_code=201)
+def save_draft(body: SavedDraft, rt: RuntimeDep) -> dict:
+    """Keep a draft on the server (with the team's edits), to finish, approve and save as a source later."""
+    draft_id = uuid.uuid4().hex[:16]
+    rt.records.save_draft(draft_id, body.draft.model_dump_json())
+    return _draft_record(_stored_draft(rt, draft_id))
+
+
+@router.get("/api/drafts")
+def drafts(rt: RuntimeDep) -> dict:
+    """The saved drafts, newest first, with their status and who approved them (by role)."""
+    return {"drafts": [_draft_record(row, with_draft=False) for row in rt.records.drafts()]}
+
+
+@router.get("/api/drafts/{draft_id}")
+def saved_draft(draft_id: str, rt: RuntimeDep) -> dict:
+    return _draft_record(_stored_draft(rt, draft_id))
+
+
+@router.put("/api/drafts/{draft_id}")
+def update_draft(draft_id: str, body: SavedDraft, rt: RuntimeDep) -> dict:
+    """Save an edit; an approved draft that is edited must be approved again."""
+    _stored_draft(rt, draft_id)
+    rt.records.save_draft(draft_id, body.draft.model_dump_json())
+    return _draft_record(_stored_draft(rt, draft_id))
+
+
+@router.post("/api/drafts/{draft_id}/approve", dependencies=[Depends(require_admin)])
+def approve_draft(draft_id: str, body: Approval, rt: RuntimeDep) -> dict:
+    _stored_draft(rt, draft_id)
+    rt.records.approve_draft(draft_id, " ".join(body.role.split()))
+    return _draft_record(_stored_draft(rt, draft_id))
+
+
+@router.post("/api/drafts/{draft_id}/source", status_code=202, dependencies=[Depends(require_admin)])
+def draft_as_source(draft_id: str, rt: RuntimeDep) -> dict:
+    """Save an approved letter as a source in the letter form (its questions and answers, without the
+    inquirer's name and address, personal data masked); a job ingests it. Saving again updates it."""
+    row = _stored_draft(rt, draft_id)
+    if row["status"] != "approved":
+        raise HTTPException(409, "udkastet skal godkendes, før det gemmes som kilde (approve the draft first)")
+    draft = Draft.model_validate_json(row["draft_json"])
+    answered = [(item.n, item.question, text) for item in draft.items if (text := item.letter_text) is not None]
+    if not answered:
+        raise HTTPException(409, "udkastet har ingen besvarede spørgsmål (the draft answers no question)")
+    path, text = approved_letter(draft_id, answered, row["approved_role"] or "sagsbehandler")
+    job = rt.save_source(path, text)
+    rt.records.draft_saved_as_source(draft_id, path)
+    return {"source": path, "job": job.as_dict()}
 
 
 @router.post("/api/draft.docx", response_class=Response,

@@ -13,8 +13,10 @@ from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.followup import metrics as followup_metrics
 from bot.models import Answer
 from bot.runtime import Runtime
 
@@ -61,6 +63,30 @@ class _IndexCollector(Collector):
                                     value=probe.status["chunks"])
 
 
+class _FollowUpCollector(Collector):
+    """People in the loop, read from the shared database when Prometheus scrapes (so every replica reports
+    the same): escalations, open ones, the median time to a person's answer, the share of declined answers.
+    A database that fails leaves these out of the scrape, logged."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            figures = followup_metrics(self.runtime.records)
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the database does not answer: %s", exc)
+            return
+        yield GaugeMetricFamily("praktikbot_escalations", "Questions sent to the experts", value=figures["escalations"])
+        yield GaugeMetricFamily("praktikbot_escalations_open", "Escalations without a person's answer yet",
+                                value=figures["open"])
+        if figures["median_minutes_to_answer"] is not None:
+            yield GaugeMetricFamily("praktikbot_escalation_answer_minutes", "Median minutes to a person's answer",
+                                    value=figures["median_minutes_to_answer"])
+        yield GaugeMetricFamily("praktikbot_declined_share", "Share of answers in the audit log that declined",
+                                value=figures["declined_share"])
+
+
 class Metrics:
     def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry()
@@ -74,6 +100,7 @@ class Metrics:
         self.abstentions = Counter("praktikbot_abstentions", "Questions the sources did not answer",
                                    ["channel"], registry=self.registry)
         self.registry.register(_IndexCollector(runtime))
+        self.registry.register(_FollowUpCollector(runtime))
         runtime.answer_observers.append(self.observe_answer)  # web, draft and Slack alike
 
     def observe_answer(self, answer: Answer, channel: str) -> None:
