@@ -55,7 +55,8 @@ run: setup
 test: setup-dev
 	$(BIN)/python -m pytest -q
 
-# cost curves to 100k chunks (about 30 minutes on 2 cores); e.g. BENCH_ARGS="--sizes 1000,10000" for a shorter run
+# cost curves to 100k chunks (scale.py: 41 min on a busy 2-core machine, 25 of them the 100k ingest);
+# BENCH_ARGS="--sizes 1000,10000" for a shorter run
 bench: setup
 	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/pickup.py
