@@ -71,6 +71,7 @@ class DraftItem(BaseModel):
     # the inquiry team's own wording of this answer; when set, the letter says this instead of the quotes
     edited: str | None = Field(None, max_length=MAX_EDITED_CHARS)
 
+    @computed_field
     @property
     def letter_text(self) -> str | None:
         """What the letter says in answer to this question; None: nothing found (the placeholder)."""

@@ -20,7 +20,7 @@ const I18N = {
     includeInternalHint: "Uden flueben citerer udkastet kun offentlige kilder.",
     makeDraft: "Lav udkast", drafting: "Besvarer spørgsmålene …", draftHeading: "Udkast til svar",
     copyText: "Kopiér som tekst", downloadDocx: "Hent .docx", letterLabel: "Brevtekst",
-    draftSources: "Kilder og noter pr. spørgsmål", copied: "Brevteksten er kopieret.", downloaded: "Udkastet er hentet som .docx.",
+    draftSources: "Svar, kilder og noter pr. spørgsmål", copied: "Brevteksten er kopieret.", downloaded: "Udkastet er hentet som .docx.",
     draftNote: "{0} spørgsmål fundet; {1} uden svar i kilderne skal besvares manuelt.",
     question: "Spørgsmål {0}", noSources: "Intet svar fundet i kilderne.",
     tokenLabel: "Admin-token", login: "Log ind", logout: "Log ud", loggingIn: "Logger ind …",
@@ -48,7 +48,8 @@ const I18N = {
     asOfLine: "Gælder pr. {0} ({1})", asOfQuestion: "datoen i spørgsmålet", asOfRequest: "den valgte dato",
     warningsHeading: "Reglerne er ændret siden kilden", warningSource: "{0} (fra {1})",
     warningMessage: "Kilden er fra {0}. Reglerne blev ændret {1} ({2}) – kontrollér den gældende regel.",
-    unverified: "ikke verificeret", draftNotesHint: "Noterne er til sagsbehandleren og står ikke i brevet.",
+    unverified: "ikke verificeret",
+    draftNotesHint: "Ret svaret i feltet under spørgsmålet; tøm feltet for at bruge bottens svar igen. Noterne er til sagsbehandleren og står ikke i brevet.",
     validFromTo: "gyldig {0}–{1}", validFrom: "gyldig fra {0}", supersededByShort: "erstattet af nyere version",
     colValidTo: "Gyldig til", colStatus: "Status", inForce: "I kraft", notInForce: "Ikke i kraft",
     supersededBy: "erstattet af {0}", replaces: "erstatter {0}",
@@ -62,6 +63,37 @@ const I18N = {
     saveTimeline: "Gem tidslinje", savingTimeline: "Gemmer tidslinjen …", jobQueued: "Job {0} venter i kø …",
     jobRunning: "Job {0} tager tidslinjen i brug …", timelineSaved: "Tidslinjen er gemt og i brug ({0} ændringer).",
     timelineFailed: "Tidslinjen blev ikke taget i brug: {0}",
+    tabFollowup: "Opfølgning", reload: "Opdatér", cancel: "Annullér",
+    commentLabel: "Hvad var galt? (valgfrit)", sendComment: "Send kommentar", commentThanks: "Tak – kommentaren er sendt.",
+    saveDraft: "Gem udkast", approve: "Godkend", saveAsSource: "Gem som kilde",
+    letterStale: "Du har rettelser, der ikke er gemt: tryk »Gem udkast« for at se dem i brevet.",
+    answerLabel: "Forvaltningens svar på spørgsmål {0} (kan rettes)", answerPlaceholder: "Skriv forvaltningens svar her.",
+    edited: "rettet", savingDraft: "Gemmer udkastet …", draftSaved: "Udkastet er gemt.",
+    discardEdits: "Du har rettelser, der ikke er gemt. Vil du kassere dem?",
+    draftRecord: "Gemt udkast {0}: {1}", statusDraft: "udkast", statusApproved: "godkendt af {0}, {1}",
+    savedAsSource: "gemt som kilde: {0}",
+    savedDrafts: "Gemte udkast", colDraft: "Udkast", colSaved: "Senest gemt", colSource: "Kilde",
+    noSavedDrafts: "Ingen gemte udkast endnu.", draftTitle: "{0} · {1} spørgsmål", open: "Åbn", openDraft: "Åbn udkast {0}",
+    approveTitle: "Godkend udkastet", roleLabel: "Din rolle (stillingsbetegnelse)", rolePlaceholder: "Fx fuldmægtig",
+    roleHint: "Skriv din stilling, aldrig dit navn: rollen står i listen over udkast og i kilden.",
+    needsToken: "Godkendelse og kilder kræver admin-token: log ind på Admin-fanen først.",
+    approving: "Godkender …", approved: "Udkastet er godkendt af {0}.",
+    savingSource: "Gemmer som kilde …", sourceRunning: "Job {0} gemmer og indlæser kilden …",
+    sourceSaved: "Gemt som kilde: {0}. Spørgsmålene besvares nu med citater fra det godkendte svar.",
+    sourceFailed: "Kilden blev ikke gemt: {0}",
+    followupLogin: "Opfølgning kræver admin-token: log ind på Admin-fanen først.", toAdmin: "Gå til Admin",
+    followup: "Opfølgning", escalations: "Spørgsmål sendt til en fagperson", escalationsHint: "Åbne først, derefter besvarede.",
+    gaps: "Huller i vores viden", gapsHint: "Spørgsmål, kilderne ikke besvarer, grupperet efter betydning; de hyppigste først.",
+    doubted: "Svar med 👎", doubtedHint: "Svar, brugerne var utilfredse med, og deres kommentarer.",
+    metricEscalations: "Sendt til en fagperson", metricOpen: "Åbne", metricMedian: "Median tid til en persons svar",
+    metricDeclined: "Afviste spørgsmål", declinedShare: "{0} % ({1} af {2} svar)", minutes: "{0} min", hours: "{0} timer",
+    noneYet: "– (intet besvaret endnu)", openEscalations: "Åbne ({0})", answeredEscalations: "Besvarede ({0})",
+    reason_declined: "Botten kunne ikke svare", reason_doubted: "👎 til svaret", reason_asked: "Spurgt efter en fagperson",
+    stateOpen: "Åben", stateAnswered: "Besvaret", personReply: "En persons svar, {0}:",
+    noEscalations: "Ingen.", noGaps: "Ingen afviste spørgsmål.", noDoubted: "Ingen svar med 👎.",
+    gapCount: "Afvist {0} gange", latest: "senest {0}", noComment: "(ingen kommentar)", moreAnswers: "og {0} flere",
+    auditShort: "svar #{0}", auditLink: "Vis svar #{0} fra revisionsloggen", auditTitle: "Svar #{0} fra revisionsloggen",
+    auditMeta: "{0} · kanal: {1}",
   },
   en: {
     skip: "Skip to content", tagline: "Answers about work placements – always with sources", tabs: "Tabs",
@@ -79,7 +111,7 @@ const I18N = {
     includeInternalHint: "Unticked, the draft quotes public sources only.",
     makeDraft: "Make draft", drafting: "Answering the questions …", draftHeading: "Reply draft",
     copyText: "Copy as text", downloadDocx: "Download .docx", letterLabel: "Letter text",
-    draftSources: "Sources and notes per question", copied: "The letter text has been copied.", downloaded: "The draft has been downloaded as .docx.",
+    draftSources: "Answers, sources and notes per question", copied: "The letter text has been copied.", downloaded: "The draft has been downloaded as .docx.",
     draftNote: "{0} questions found; {1} without an answer in the sources must be answered by hand.",
     question: "Question {0}", noSources: "No answer found in the sources.",
     tokenLabel: "Admin token", login: "Log in", logout: "Log out", loggingIn: "Logging in …",
@@ -107,7 +139,8 @@ const I18N = {
     asOfLine: "Applies as of {0} ({1})", asOfQuestion: "the date in the question", asOfRequest: "the chosen date",
     warningsHeading: "The rules have changed since the source", warningSource: "{0} (from {1})",
     warningMessage: "The source is from {0}. The rules changed on {1} ({2}) – check the current rule.",
-    unverified: "not verified", draftNotesHint: "The notes are for the case worker and are not in the letter.",
+    unverified: "not verified",
+    draftNotesHint: "Edit the answer in the field below its question; empty the field to use the bot's answer again. The notes are for the case worker and are not in the letter.",
     validFromTo: "valid {0}–{1}", validFrom: "valid from {0}", supersededByShort: "superseded by a newer version",
     colValidTo: "Valid to", colStatus: "Status", inForce: "In force", notInForce: "Not in force",
     supersededBy: "superseded by {0}", replaces: "replaces {0}",
@@ -121,6 +154,37 @@ const I18N = {
     saveTimeline: "Save timeline", savingTimeline: "Saving the timeline …", jobQueued: "Job {0} is queued …",
     jobRunning: "Job {0} is putting the timeline in service …", timelineSaved: "The timeline is saved and in service ({0} changes).",
     timelineFailed: "The timeline was not put in service: {0}",
+    tabFollowup: "Follow-up", reload: "Refresh", cancel: "Cancel",
+    commentLabel: "What was wrong? (optional)", sendComment: "Send comment", commentThanks: "Thank you – the comment has been sent.",
+    saveDraft: "Save draft", approve: "Approve", saveAsSource: "Save as source",
+    letterStale: "You have unsaved edits: press “Save draft” to see them in the letter.",
+    answerLabel: "The administration's answer to question {0} (editable)", answerPlaceholder: "Write the administration's answer here.",
+    edited: "edited", savingDraft: "Saving the draft …", draftSaved: "The draft is saved.",
+    discardEdits: "You have unsaved edits. Discard them?",
+    draftRecord: "Saved draft {0}: {1}", statusDraft: "draft", statusApproved: "approved by {0}, {1}",
+    savedAsSource: "saved as source: {0}",
+    savedDrafts: "Saved drafts", colDraft: "Draft", colSaved: "Last saved", colSource: "Source",
+    noSavedDrafts: "No saved drafts yet.", draftTitle: "{0} · {1} questions", open: "Open", openDraft: "Open draft {0}",
+    approveTitle: "Approve the draft", roleLabel: "Your role (job title)", rolePlaceholder: "E.g. fuldmægtig",
+    roleHint: "Write your job title, never your name: the role is shown in the list of drafts and in the source.",
+    needsToken: "Approving and saving sources need the admin token: log in on the Admin tab first.",
+    approving: "Approving …", approved: "The draft is approved by {0}.",
+    savingSource: "Saving as source …", sourceRunning: "Job {0} is saving and ingesting the source …",
+    sourceSaved: "Saved as source: {0}. Its questions are now answered with citations to the approved reply.",
+    sourceFailed: "The source was not saved: {0}",
+    followupLogin: "Follow-up needs the admin token: log in on the Admin tab first.", toAdmin: "Go to Admin",
+    followup: "Follow-up", escalations: "Questions sent to an expert", escalationsHint: "Open ones first, then answered ones.",
+    gaps: "Gaps in our knowledge", gapsHint: "Questions the sources don't answer, grouped by meaning; the most frequent first.",
+    doubted: "Answers with 👎", doubtedHint: "Answers users were unhappy with, and their comments.",
+    metricEscalations: "Sent to an expert", metricOpen: "Open", metricMedian: "Median time to a person's answer",
+    metricDeclined: "Declined questions", declinedShare: "{0} % ({1} of {2} answers)", minutes: "{0} min", hours: "{0} hours",
+    noneYet: "– (none answered yet)", openEscalations: "Open ({0})", answeredEscalations: "Answered ({0})",
+    reason_declined: "The bot declined", reason_doubted: "👎 on the answer", reason_asked: "Asked for an expert",
+    stateOpen: "Open", stateAnswered: "Answered", personReply: "A person's answer, {0}:",
+    noEscalations: "None.", noGaps: "No declined questions.", noDoubted: "No answers with 👎.",
+    gapCount: "Declined {0} times", latest: "latest {0}", noComment: "(no comment)", moreAnswers: "and {0} more",
+    auditShort: "answer #{0}", auditLink: "Show answer #{0} from the audit log", auditTitle: "Answer #{0} from the audit log",
+    auditMeta: "{0} · channel: {1}",
   },
 };
 
@@ -152,6 +216,13 @@ function formatDate(iso) {
   if (!day) return `${name} ${year}`;
   return lang === "da" ? `${Number(day)}. ${name} ${year}` : `${Number(day)} ${name} ${year}`;
 }
+
+/** A moment stored as seconds since 1970, in the reader's language. */
+const formatTime = (seconds) => new Date(seconds * 1000).toLocaleString(lang);
+
+let lastId = 0;
+/** A fresh element id, to tie a label to a field that is made more than once. */
+const uniqueId = (prefix) => `${prefix}-${++lastId}`;
 
 function setStatus(node, text, kind = "") {
   node.textContent = text;
@@ -200,6 +271,8 @@ async function request(path, { method = "GET", body, json, headers = {} } = {}) 
 // --- tabs ---------------------------------------------------------------------------------------------
 
 const tabs = [...document.querySelectorAll('[role="tab"]')];
+// What a tab loads each time it is shown, so it is current (other people save drafts, escalations come in).
+const ON_SHOW = { "tab-draft": () => loadDrafts(), "tab-followup": () => loadFollowup() };
 
 function selectTab(tab, focus = true) {
   for (const other of tabs) {
@@ -210,6 +283,7 @@ function selectTab(tab, focus = true) {
   }
   if (focus) tab.focus();
   history.replaceState(null, "", `#${tab.id.replace("tab-", "")}`);
+  ON_SHOW[tab.id]?.();
 }
 
 tabs.forEach((tab, index) => {
@@ -387,13 +461,34 @@ $("#citation-dialog").addEventListener("click", (event) => {
 
 let conversation = []; // earlier turns, sent along so follow-up questions are understood
 
+/** 👍/👎 on an answer; after a 👎 the user may say what was wrong (sent as a 👎 with the comment, so the
+ * admins' follow-up shows it beside the answer). */
 function feedbackControls(question, auditId) {
   const status = el("span", { class: "hint", role: "status" });
+  const post = (rating, comment = "") =>
+    request("/api/feedback", { method: "POST", json: { question, rating, comment, audit_id: auditId } });
+  const commentId = uniqueId("comment");
+  const comment = el("input", { type: "text", id: commentId, maxlength: "2000" });
+  const commentForm = el("form", { class: "comment-form", hidden: "" },
+    el("label", { for: commentId }, t("commentLabel")),
+    el("div", { class: "row" }, comment, el("button", { type: "submit", class: "secondary" }, t("sendComment"))));
+  commentForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!comment.value.trim()) return;
+    try {
+      await post(-1, comment.value.trim());
+      commentForm.hidden = true;
+      status.textContent = t("commentThanks");
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  });
   const send = (rating, button) => async () => {
     try {
-      await request("/api/feedback", { method: "POST", json: { question, rating, audit_id: auditId } });
-      for (const b of button.parentNode.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
+      await post(rating);
+      for (const b of button.parentNode.querySelectorAll(":scope > button")) b.setAttribute("aria-pressed", String(b === button));
       status.textContent = t("feedbackThanks");
+      commentForm.hidden = rating !== -1;
     } catch (error) {
       status.textContent = error.message;
     }
@@ -402,7 +497,22 @@ function feedbackControls(question, auditId) {
   const down = el("button", { type: "button", "aria-pressed": "false" }, el("span", { "aria-hidden": "true" }, "👎 "), t("unhelpful"));
   up.addEventListener("click", send(1, up));
   down.addEventListener("click", send(-1, down));
-  return el("div", { class: "feedback" }, up, down, status);
+  return el("div", {}, el("div", { class: "feedback" }, up, down, status), commentForm);
+}
+
+/** An answer as the page shows it: the question, the date it is for, its text with [n] markers, warnings,
+ * sources and see-also; on the ask tab and in the audit viewer alike. */
+function renderAnswer(answer) {
+  return [
+    el("p", { class: "asked" }, answer.question),
+    asOfLine(answer),
+    confidenceNote(answer),
+    renderAnswerText(answer),
+    renderWarnings(answer.warnings),
+    answer.citations.length ? el("h3", {}, t("sources")) : null,
+    answer.citations.length ? renderSources(answer.citations) : null,
+    renderSeeAlso(answer.see_also),
+  ];
 }
 
 $("#ask-form").addEventListener("submit", async (event) => {
@@ -422,15 +532,7 @@ $("#ask-form").addEventListener("submit", async (event) => {
     const auditId = Number(response.headers.get("X-Audit-Id")) || null;
     conversation.push({ question: answer.question, answer: answer.answer });
     const turn = el("article", { class: `turn${answer.abstained ? " abstained" : ""}` },
-      el("p", { class: "asked" }, answer.question),
-      asOfLine(answer),
-      confidenceNote(answer),
-      renderAnswerText(answer),
-      renderWarnings(answer.warnings),
-      answer.citations.length ? el("h3", {}, t("sources")) : null,
-      answer.citations.length ? renderSources(answer.citations) : null,
-      renderSeeAlso(answer.see_also),
-      feedbackControls(answer.question, auditId));
+      ...renderAnswer(answer), feedbackControls(answer.question, auditId));
     $("#conversation").append(turn);
     turn.scrollIntoView({ block: "nearest" });
     setStatus(status, "");
@@ -456,7 +558,9 @@ $("#new-conversation").addEventListener("click", () => {
 
 // --- reply draft --------------------------------------------------------------------------------------
 
-let currentDraft = null;
+let currentDraft = null; // the draft shown, with the team's edits (`edited` per question)
+let savedDraft = null; // its record on the server (id, status, approved_role, approved_at, source); null: not saved
+let draftDirty = false; // edited since the server last laid out the letter
 
 function renderLetter(letter) {
   const parts = letter.split(PLACEHOLDER);
@@ -464,8 +568,74 @@ function renderLetter(letter) {
   $("#letter").replaceChildren(...nodes);
 }
 
+/** A saved draft's status in words: "udkast", or who approved it (by role) and when. */
+function draftStatus(record) {
+  return record.status === "approved"
+    ? t("statusApproved", record.approved_role, formatTime(record.approved_at)) : t("statusDraft");
+}
+
+/** The save, approve and save-as-source buttons and the saved draft's line, for the draft's state now. The
+ * letter preview is laid out by the server, so an unsaved edit marks it stale until the draft is saved. */
+function updateDraftControls() {
+  const approved = savedDraft?.status === "approved";
+  $("#approve-draft").disabled = approved && !draftDirty;
+  $("#draft-source").hidden = !approved;
+  $("#draft-source").disabled = draftDirty;
+  $("#copy-letter").disabled = draftDirty;
+  $("#letter-stale").hidden = !draftDirty;
+  const record = $("#draft-record");
+  record.hidden = !savedDraft;
+  if (savedDraft) {
+    record.replaceChildren(
+      el("span", { class: `draft-status ${savedDraft.status}` }, t("draftRecord", savedDraft.id, draftStatus(savedDraft))),
+      savedDraft.source ? el("span", { class: "hint" }, ` · ${t("savedAsSource", savedDraft.source)}`) : null);
+  }
+}
+
+/** The field for one question's answer in the letter: prefilled with what the letter says now; emptied, the
+ * bot's quoted answer is used again. */
+function answerEditor(item) {
+  const id = uniqueId("answer");
+  const shown = item.letter_text ?? "";
+  const original = item.edited;
+  const badge = el("span", { class: "badge", hidden: original === null ? "" : undefined }, t("edited"));
+  const field = el("textarea", { id, rows: String(Math.min(12, Math.max(3, Math.ceil(shown.length / 70)))),
+    maxlength: "20000", placeholder: t("answerPlaceholder") });
+  field.value = shown;
+  field.addEventListener("input", () => {
+    item.edited = !field.value.trim() ? null : field.value === shown ? original : field.value;
+    badge.hidden = item.edited === null;
+    draftDirty = true;
+    updateDraftControls();
+  });
+  return el("div", { class: "answer-editor" }, el("label", { for: id }, t("answerLabel", item.n), badge), field);
+}
+
+/** Show a draft (new, saved or opened from the list): the letter, and per question its answer to edit, the
+ * case worker's notes and the sources. */
+function showDraft(draft, record = null) {
+  currentDraft = draft;
+  savedDraft = record;
+  draftDirty = false;
+  renderLetter(draft.letter);
+  const open = draft.items.filter((item) => item.letter_text === null).length;
+  $("#draft-note").textContent = t("draftNote", draft.items.length, open);
+  $("#draft-sources").replaceChildren(...draft.items.map((item) => el("div", { class: "draft-item" },
+    el("h4", {}, `${t("question", item.n)}: ${item.question}`),
+    asOfLine(item.answer),
+    renderWarnings(item.answer.warnings), // a note for the case worker: the letter text leaves it out
+    answerEditor(item),
+    item.answer.citations.length ? renderSources(item.answer.citations) : el("p", { class: "hint" }, t("noSources")))));
+  $("#draft-result").hidden = false;
+  updateDraftControls();
+}
+
+/** Whether the draft on screen may be replaced: no unsaved edits, or the user lets them go. */
+const mayReplaceDraft = () => !draftDirty || confirm(t("discardEdits"));
+
 $("#draft-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (!mayReplaceDraft()) return;
   const status = $("#draft-status");
   const button = $("#draft-button");
   button.disabled = true;
@@ -474,16 +644,8 @@ $("#draft-form").addEventListener("submit", async (event) => {
     const json = { inquiry: $("#inquiry").value, include_internal: $("#include-internal").checked,
       as_of: $("#draft-as-of").value || undefined };
     const [response] = await Promise.all([request("/api/draft", { method: "POST", json }), loadVersions()]);
-    currentDraft = await response.json();
-    renderLetter(currentDraft.letter);
-    const open = currentDraft.items.filter((item) => item.answer.abstained).length;
-    $("#draft-note").textContent = t("draftNote", currentDraft.items.length, open);
-    $("#draft-sources").replaceChildren(...currentDraft.items.map((item) => el("div", { class: "draft-item" },
-      el("h4", {}, `${t("question", item.n)}: ${item.question}`),
-      asOfLine(item.answer),
-      renderWarnings(item.answer.warnings), // a note for the case worker: the letter text leaves it out
-      item.answer.citations.length ? renderSources(item.answer.citations) : el("p", { class: "hint" }, t("noSources")))));
-    $("#draft-result").hidden = false;
+    showDraft(await response.json());
+    setStatus($("#draft-save-status"), "");
     setStatus(status, "");
     $("#letter").focus();
   } catch (error) {
@@ -492,6 +654,119 @@ $("#draft-form").addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+/** Save the draft with its edits (the first time as a new one); the server lays out the letter again. */
+async function saveDraft() {
+  const json = { draft: currentDraft };
+  const response = savedDraft
+    ? await request(`/api/drafts/${encodeURIComponent(savedDraft.id)}`, { method: "PUT", json })
+    : await request("/api/drafts", { method: "POST", json });
+  const record = await response.json();
+  showDraft(record.draft, record);
+  loadDrafts();
+}
+
+/** Run a draft action with its progress in the draft's status line; a refused admin token says where to log in. */
+async function draftAction(button, busy, action) {
+  const status = $("#draft-save-status");
+  button.disabled = true;
+  setStatus(status, t(busy));
+  try {
+    await action(status);
+  } catch (error) {
+    setStatus(status, error.status === 401 ? t("needsToken") : error.message, "error");
+  } finally {
+    button.disabled = false;
+    updateDraftControls(); // which of them apply now
+  }
+}
+
+$("#save-draft").addEventListener("click", (event) => draftAction(event.currentTarget, "savingDraft", async (status) => {
+  await saveDraft();
+  setStatus(status, t("draftSaved"), "ok");
+}));
+
+$("#approve-draft").addEventListener("click", () => {
+  if (!sessionStorage.getItem(TOKEN_KEY)) {
+    setStatus($("#draft-save-status"), t("needsToken"), "error");
+    return;
+  }
+  const dialog = $("#approve-dialog");
+  dialog.returnValue = "";
+  dialog.showModal();
+});
+
+$("#approve-cancel").addEventListener("click", () => $("#approve-dialog").close());
+
+/** Approve what the page shows: unsaved edits are saved first, then approved under the role given. */
+$("#approve-dialog").addEventListener("close", () => {
+  if ($("#approve-dialog").returnValue !== "approve") return;
+  const role = $("#approve-role").value.trim();
+  draftAction($("#approve-draft"), "approving", async (status) => {
+    if (!savedDraft || draftDirty) await saveDraft();
+    const response = await admin(`/api/drafts/${encodeURIComponent(savedDraft.id)}/approve`,
+      { method: "POST", json: { role } });
+    savedDraft = await response.json();
+    setStatus(status, t("approved", savedDraft.approved_role), "ok");
+    loadDrafts();
+  });
+});
+
+/** Save the approved letter as a source and follow the job that ingests it. */
+$("#draft-source").addEventListener("click", (event) => draftAction(event.currentTarget, "savingSource", async (status) => {
+  const id = encodeURIComponent(savedDraft.id);
+  const saved = await (await admin(`/api/drafts/${id}/source`, { method: "POST" })).json();
+  const job = await followJob(saved.job, (running) =>
+    setStatus(status, t(running.state === "queued" ? "jobQueued" : "sourceRunning", running.id)));
+  const failure = jobFailure(job);
+  if (failure) {
+    setStatus(status, t("sourceFailed", failure), "error");
+  } else {
+    savedDraft = await (await request(`/api/drafts/${id}`)).json();
+    setStatus(status, t("sourceSaved", saved.source), "ok");
+  }
+  loadDrafts();
+}));
+
+/** The saved drafts, newest first: each with its status, who approved it (by role), and its source if saved as one. */
+async function loadDrafts() {
+  const status = $("#saved-drafts-status");
+  try {
+    const { drafts } = await (await request("/api/drafts")).json();
+    const rows = drafts.map((record) => {
+      const title = t("draftTitle", record.greeting, record.questions);
+      return el("tr", { "aria-current": record.id === savedDraft?.id ? "true" : undefined },
+        el("td", { "data-label": t("colDraft") }, title, el("div", { class: "hint" }, record.id)),
+        el("td", { "data-label": t("colStatus") }, el("span", { class: `draft-status ${record.status}` }, draftStatus(record))),
+        el("td", { "data-label": t("colSaved"), class: "date" }, formatTime(record.updated)),
+        el("td", { "data-label": t("colSource"), class: "file" }, record.source || "–"),
+        el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": t("openDraft", `${title} (${record.id})`),
+          onclick: () => openDraft(record.id) }, t("open"))));
+    });
+    $("#saved-draft-list tbody").replaceChildren(
+      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5" }, t("noSavedDrafts")))]));
+    setStatus(status, "");
+  } catch (error) {
+    setStatus(status, error.message, "error");
+  }
+}
+
+async function openDraft(id) {
+  if (!mayReplaceDraft()) return;
+  try {
+    const [response] = await Promise.all([request(`/api/drafts/${encodeURIComponent(id)}`), loadVersions()]);
+    const record = await response.json();
+    showDraft(record.draft, record);
+    setStatus($("#draft-save-status"), "");
+    loadDrafts(); // marks the open one
+    $("#draft-result").scrollIntoView({ block: "start" });
+    $("#letter").focus();
+  } catch (error) {
+    setStatus($("#saved-drafts-status"), error.message, "error");
+  }
+}
+
+$("#reload-drafts").addEventListener("click", loadDrafts);
 
 $("#copy-letter").addEventListener("click", async () => {
   const status = $("#draft-status");
@@ -555,7 +830,7 @@ function renderReport(report) {
     ["personalData", (report.warnings || []).map((w) => `${w.path}: ${w.count} × ${w.kind}, ${t(w.masked ? "masked" : "notMasked")}`)]]
     .filter(([, items]) => items.length)
     .map(([key, items]) => el("div", {}, el("strong", {}, t(key)), el("ul", {}, ...items.map((i) => el("li", {}, i)))));
-  const finished = report.finished_at ? t("finishedAt", new Date(report.finished_at * 1000).toLocaleString(lang)) : null;
+  const finished = report.finished_at ? t("finishedAt", formatTime(report.finished_at)) : null;
   target.replaceChildren(el("div", { class: "report" },
     el("p", { class: "report-summary" }, summary), finished ? el("p", { class: "hint" }, finished) : null, ...lists));
 }
@@ -736,6 +1011,12 @@ async function loadTimeline() {
   }
 }
 
+/** Why a finished job did not do its work: its error, or the documents its ingest failed; "" when it did. */
+function jobFailure(job) {
+  const failures = (job.report?.failed || []).map((f) => `${f.path}: ${f.error}`).join("; ");
+  return job.state === "failed" ? job.error || failures || t("failed") : failures;
+}
+
 /** Poll a job until it is done or failed, reporting each state on the way; returns the finished job. */
 async function followJob(job, onState) {
   while (job.state === "queued" || job.state === "running") {
@@ -762,9 +1043,9 @@ $("#timeline-form").addEventListener("submit", async (event) => {
     const saved = await (await admin("/api/admin/timeline", { method: "PUT", json: { yaml: editor.value } })).json();
     const job = await followJob(saved.job, (running) =>
       setStatus(status, t(running.state === "queued" ? "jobQueued" : "jobRunning", running.id)));
-    const failures = (job.report?.failed || []).map((f) => `${f.path}: ${f.error}`).join("; ");
-    if (job.state === "failed" || failures) {
-      setStatus(status, t("timelineFailed", job.error || failures), "error");
+    const failure = jobFailure(job);
+    if (failure) {
+      setStatus(status, t("timelineFailed", failure), "error");
     } else {
       timelineEdited = false;
       setStatus(status, t("timelineSaved", saved.entries), "ok");
@@ -786,6 +1067,139 @@ $("#reingest").addEventListener("click", async () => {
     if (error.status !== 409) return adminFailed(error); // 409: one is running already: follow it
   }
   followIngest();
+});
+
+// --- follow-up (Opfølgning) ---------------------------------------------------------------------------
+
+/** A link to an answer in the audit log, opened in the viewer (the API needs the admin token, so not as a page). */
+function auditLink(auditId) {
+  return el("a", { class: "audit-link", href: `/api/admin/audit/${auditId}`, "aria-haspopup": "dialog",
+    "aria-label": t("auditLink", auditId), onclick: (event) => { event.preventDefault(); openAudit(auditId); } },
+  t("auditShort", auditId));
+}
+
+function number(value, digits = 1) {
+  return new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(value);
+}
+
+/** Minutes as minutes, or as hours from two hours on. */
+function duration(minutes) {
+  return minutes < 120 ? t("minutes", number(minutes, 0)) : t("hours", number(minutes / 60));
+}
+
+function renderMetrics(m) {
+  const pairs = [
+    ["metricEscalations", String(m.escalations)],
+    ["metricOpen", String(m.open)],
+    ["metricMedian", m.median_minutes_to_answer === null ? t("noneYet") : duration(m.median_minutes_to_answer)],
+    ["metricDeclined", t("declinedShare", number(m.declined_share * 100), m.declined, m.answers)],
+  ];
+  $("#followup-metrics").replaceChildren(...pairs.map(([key, value]) =>
+    el("div", { class: "metric" }, el("dt", {}, t(key)), el("dd", {}, value))));
+}
+
+/** An entry's first line: the parts that say what and when, separated by dots. */
+const entryHead = (...parts) => el("p", { class: "entry-head" },
+  ...parts.filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
+
+const emptyEntry = (key) => el("li", { class: "hint" }, t(key));
+
+function escalationEntry(e) {
+  return el("li", { class: `entry ${e.state}` },
+    entryHead(el("span", { class: `state ${e.state}` }, t(e.state === "open" ? "stateOpen" : "stateAnswered")),
+      t(`reason_${e.reason}`), el("time", { datetime: new Date(e.ts * 1000).toISOString() }, formatTime(e.ts))),
+    el("p", { class: "entry-question" }, e.question),
+    e.reply ? el("div", { class: "reply" }, el("p", { class: "hint" }, t("personReply", formatTime(e.answered_at))),
+      el("blockquote", {}, e.reply)) : null,
+    e.source ? el("p", { class: "hint" }, t("savedAsSource", e.source)) : null,
+    e.audit_id ? el("p", { class: "links" }, auditLink(e.audit_id)) : null);
+}
+
+/** Open escalations, then answered ones, each group under its own heading with its count. */
+function renderEscalations(escalations) {
+  const open = escalations.filter((e) => e.state === "open");
+  const answered = escalations.filter((e) => e.state !== "open");
+  $("#escalations").replaceChildren(...[["openEscalations", open], ["answeredEscalations", answered]].flatMap(([key, group]) => [
+    el("h3", {}, t(key, group.length)),
+    el("ol", { class: "entries" }, ...(group.length ? group.map(escalationEntry) : [emptyEntry("noEscalations")]))]));
+}
+
+const MAX_LINKS = 10; // audit links shown per gap; the count says how many there are
+
+function renderGaps(gaps) {
+  $("#gaps").replaceChildren(...(gaps.length ? gaps.map((gap) => el("li", { class: "entry" },
+    entryHead(el("strong", { class: "count" }, t("gapCount", gap.count)), t("latest", formatTime(gap.latest))),
+    el("ul", { class: "examples" }, ...gap.questions.map((q) => el("li", {}, q))),
+    el("p", { class: "links" }, ...gap.audit_ids.slice(0, MAX_LINKS).flatMap((id, i) => (i ? [", ", auditLink(id)] : [auditLink(id)])),
+      gap.audit_ids.length > MAX_LINKS ? ` ${t("moreAnswers", gap.audit_ids.length - MAX_LINKS)}` : null)))
+    : [emptyEntry("noGaps")]));
+}
+
+/** 👎 per answer: a 👎 and the comment added after it are one entry, with every comment given. */
+function renderDoubted(doubted) {
+  const byAnswer = new Map();
+  for (const d of doubted) {
+    const key = d.audit_id ?? `feedback-${d.id}`;
+    byAnswer.set(key, [...(byAnswer.get(key) || []), d]);
+  }
+  const entries = [...byAnswer.values()].map((group) => {
+    const latest = group[0]; // the list is newest first
+    const comments = group.map((d) => d.comment).filter(Boolean);
+    return el("li", { class: "entry" },
+      entryHead(latest.channel, el("time", { datetime: new Date(latest.ts * 1000).toISOString() }, formatTime(latest.ts))),
+      el("p", { class: "entry-question" }, latest.question),
+      ...(comments.length ? comments.map((c) => el("blockquote", { class: "comment" }, c)) : [el("p", { class: "hint" }, t("noComment"))]),
+      latest.audit_id ? el("p", { class: "links" }, auditLink(latest.audit_id)) : null);
+  });
+  $("#doubted").replaceChildren(...(entries.length ? entries : [emptyEntry("noDoubted")]));
+}
+
+/** The follow-up tab needs the admin token the Admin tab keeps; without it, it says where to log in. */
+async function loadFollowup() {
+  const loggedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
+  $("#followup-login").hidden = loggedIn;
+  $("#followup-area").hidden = !loggedIn;
+  if (!loggedIn) return;
+  const status = $("#followup-status");
+  try {
+    const data = await (await admin("/api/admin/followup")).json();
+    renderMetrics(data.metrics);
+    renderEscalations(data.escalations);
+    renderGaps(data.gaps);
+    renderDoubted(data.doubted);
+    setStatus(status, "");
+  } catch (error) {
+    if (error.status === 401) {
+      adminFailed(error); // back to the login form, which says why
+      $("#followup-login").hidden = false;
+      $("#followup-area").hidden = true;
+    } else {
+      setStatus(status, error.message, "error");
+    }
+  }
+}
+
+/** One answer as the audit log stored it, shown as the asker saw it (its citations open in the viewer). */
+async function openAudit(auditId) {
+  try {
+    const [response] = await Promise.all([admin(`/api/admin/audit/${auditId}`), loadVersions()]);
+    const record = await response.json();
+    $("#audit-title").textContent = t("auditTitle", record.id);
+    $("#audit-meta").textContent = t("auditMeta", formatTime(record.ts), record.channel);
+    $("#audit-answer").replaceChildren(el("div", { class: `turn${record.answer.abstained ? " abstained" : ""}` },
+      ...renderAnswer(record.answer)));
+    $("#audit-dialog").showModal();
+    $("#audit-close").focus();
+  } catch (error) {
+    setStatus($("#followup-status"), error.message, "error");
+  }
+}
+
+$("#audit-close").addEventListener("click", () => $("#audit-dialog").close());
+$("#reload-followup").addEventListener("click", loadFollowup);
+$("#followup-to-admin").addEventListener("click", () => {
+  selectTab($("#tab-admin"), false);
+  $("#admin-token").focus();
 });
 
 // --- start ----------------------------------------------------------------------------------------
