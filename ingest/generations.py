@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import chromadb
 import numpy as np
@@ -144,34 +144,46 @@ class Generations:
             found = self._meta.get(ids=[CURRENT], include=["documents"])
         return json.loads(found["documents"][0]) if found["ids"] else None
 
-    def load(self) -> Snapshot | None:
-        """The published generation, read whole, with its BM25 built; None before the first ingest."""
+    def load(self, previous: Snapshot | None = None) -> Snapshot | None:
+        """The published generation, with its BM25 built; None before the first ingest. What it shares with
+        `previous` (the generation in service: chunks are immutable under their ids, texts under their
+        keys) is taken from there, so a new generation costs what changed, not the whole corpus."""
         manifest = self._manifest()
         if manifest is None:
             return None
         documents = {d["doc_id"]: DocumentRecord(**d) for d in manifest["documents"]}
         dimension = manifest["dimension"]
+        same_vectors = (previous is not None and previous.collection == manifest["collection"]
+                        and previous.embeddings == manifest["embeddings"])
+        known = previous.chunks if previous is not None and same_vectors else {}
         wanted = [cid for doc in documents.values() for cid in doc.chunk_ids]
         chunks: dict[str, ChunkRecord] = {}
         matrix = _Rows(dimension)
+        for cid in wanted:
+            if (old := known.get(cid)) is not None:  # a copy: the generation in service keeps its own rows
+                chunks[cid] = replace(old, sentence_row=matrix.append(previous.sentence_matrix(old), len(wanted)))
+        fetch = [cid for cid in wanted if cid not in chunks]
+        keys = [text_key(doc) for doc in documents.values()]
+        reused = {text_key(doc): previous.texts[doc.doc_id] for doc in previous.documents.values()} if previous else {}
         with reachable(self.settings):
             collection = self._client.get_collection(manifest["collection"], embedding_function=None)
-            for i in range(0, len(wanted), PAGE):
-                found = collection.get(ids=wanted[i:i + PAGE], include=["metadatas"])
+            for i in range(0, len(fetch), PAGE):
+                found = collection.get(ids=fetch[i:i + PAGE], include=["metadatas"])
                 for cid, meta in zip(found["ids"], found["metadatas"], strict=True):
                     chunks[cid], vectors = _chunk_record(cid, meta, dimension)
                     chunks[cid].sentence_row = matrix.append(vectors, expected=len(wanted))
-            texts = self._texts([text_key(doc) for doc in documents.values()])
+            texts = {**{k: reused[k] for k in keys if k in reused}, **self._texts([k for k in keys if k not in reused])}
         if missing := len(wanted) - len(chunks):
             raise GenerationError(f"generation {manifest['generation']}: {missing} chunks are missing from Chroma")
         ordered = sorted(chunks.values(), key=lambda c: (c.source, c.start))
+        tokens = {cid: previous.tokens[cid] for cid in chunks if cid in previous.tokens} if previous else {}
         return Snapshot(
             embeddings=manifest["embeddings"], dimension=dimension, generation=manifest["generation"],
             documents=documents, chunks={c.chunk_id: c for c in ordered},
             texts={doc.doc_id: texts[text_key(doc)] for doc in documents.values()},
-            sentence_vectors=matrix.rows(), bm25=build_bm25(ordered), chunk_order=[c.chunk_id for c in ordered],
+            sentence_vectors=matrix.rows(), bm25=build_bm25(ordered, tokens), chunk_order=[c.chunk_id for c in ordered],
             collection=manifest["collection"],
-            timeline=[RuleChange.stored(c) for c in manifest.get("timeline", [])],
+            timeline=[RuleChange.stored(c) for c in manifest.get("timeline", [])], tokens=tokens,
         )
 
     def _texts(self, keys: list[str]) -> dict[str, str]:

@@ -43,8 +43,8 @@ class IndexReader:
         self._stores: dict[str, VectorStore] = {}
         self.store_for(self._snapshot)
 
-    def _load(self) -> Snapshot:
-        snapshot = self.generations.load()
+    def _load(self, previous: Snapshot | None = None) -> Snapshot:
+        snapshot = self.generations.load(previous)
         if snapshot is None:
             where = self.settings.chroma_url or self.settings.data_dir
             raise IndexMissingError(
@@ -69,7 +69,7 @@ class IndexReader:
             try:
                 if self.generations.current() in (None, self._snapshot.generation):
                     return False
-                snapshot = self._load()
+                snapshot = self._load(self._snapshot)
                 self.store_for(snapshot)
             except (GenerationError, IndexUnavailableError, ModelMismatchError, ValueError, KeyError) as exc:
                 log.warning("keeping index generation %d: the new one can't be read yet (%s)",

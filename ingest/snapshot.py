@@ -68,6 +68,7 @@ class Snapshot:
     chunk_order: list[str] = field(default_factory=list)  # BM25 row → chunk id
     collection: str = ""  # the Chroma collection with this generation's vectors ("" = the configured one)
     timeline: list[RuleChange] = field(default_factory=list)  # the rules timeline (ingest.timeline)
+    tokens: dict[str, list[str]] = field(default_factory=dict)  # chunk id → its BM25 terms (reused by the next)
 
     def sentence_matrix(self, chunk: ChunkRecord) -> np.ndarray:
         assert self.sentence_vectors is not None
@@ -100,9 +101,18 @@ def bm25_text(chunk: ChunkRecord) -> str:
     return f"{chunk.title}\n{chunk.heading}\n{chunk.text}"
 
 
-def build_bm25(chunks: list[ChunkRecord]) -> bm25s.BM25 | None:
+def chunk_terms(chunk: ChunkRecord) -> list[str]:
+    """What BM25 indexes of a chunk: the stems of its title, heading and text."""
+    return terms(bm25_text(chunk)) or ["∅"]
+
+
+def build_bm25(chunks: list[ChunkRecord], tokens: dict[str, list[str]]) -> bm25s.BM25 | None:
+    """BM25 over `chunks` in order, from their terms in `tokens` (filled in for chunks not there yet)."""
     if not chunks:
         return None
+    for chunk in chunks:
+        if chunk.chunk_id not in tokens:
+            tokens[chunk.chunk_id] = chunk_terms(chunk)
     model = bm25s.BM25(k1=1.2, b=0.75)
-    model.index([terms(bm25_text(c)) or ["∅"] for c in chunks], show_progress=False)
+    model.index([tokens[c.chunk_id] for c in chunks], show_progress=False)
     return model
