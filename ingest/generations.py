@@ -144,8 +144,9 @@ class Generations:
             found = self._meta.get(ids=[CURRENT], include=["documents"])
         return json.loads(found["documents"][0]) if found["ids"] else None
 
-    def load(self, previous: Snapshot | None = None) -> Snapshot | None:
-        """The published generation, with its BM25 built; None before the first ingest. What it shares with
+    def load(self, previous: Snapshot | None = None, search: bool = True) -> Snapshot | None:
+        """The published generation, with its BM25 built (`search`: an ingest, which doesn't search, skips
+        it); None before the first ingest. What it shares with
         `previous` (the generation in service: chunks are immutable under their ids, texts under their
         keys) is taken from there, so a new generation costs what changed, not the whole corpus."""
         manifest = self._manifest()
@@ -181,7 +182,8 @@ class Generations:
             embeddings=manifest["embeddings"], dimension=dimension, generation=manifest["generation"],
             documents=documents, chunks={c.chunk_id: c for c in ordered},
             texts={doc.doc_id: texts[text_key(doc)] for doc in documents.values()},
-            sentence_vectors=matrix.rows(), bm25=build_bm25(ordered, tokens), chunk_order=[c.chunk_id for c in ordered],
+            sentence_vectors=matrix.rows(), bm25=build_bm25(ordered, tokens) if search else None,
+            chunk_order=[c.chunk_id for c in ordered],
             collection=manifest["collection"],
             timeline=[RuleChange.stored(c) for c in manifest.get("timeline", [])], tokens=tokens,
         )

@@ -202,7 +202,7 @@ def sync(settings: IndexSettings, paths: list[Path] | None = None, rebuild: bool
     generations = Generations(settings)
     with writer_lock(settings.data_dir), cached_embeddings(
             load_embeddings(settings.embeddings), settings.data_dir, (generations.current() or 0) + 1) as embeddings:
-        published = generations.load()
+        published = generations.load(search=False)
         generations.collect(settings.generation_grace_seconds, published)
         empty = Snapshot(embeddings=embeddings.name, dimension=embeddings.dimension)
         if rebuild:
