@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingest.vector_cache import CACHE_FILE
 from tests.conftest import KNOWLEDGE, SEED_LETTER
 from tests.test_slack_app import SECRET, FakeSlack, block_texts, buttons, mention, replies_in, send_action, send_event
 from tests.test_web_hardening import ChromaServer
@@ -91,8 +92,11 @@ def _cites(url: str, question: str, source: str) -> bool:
 
 
 @contextmanager
-def topology(tmp_path: Path, database_url: str, fake: FakeSlack) -> Iterator[tuple[str, list[str], list[Process]]]:
-    """Chroma, a worker and two replicas; yields the worker's URL, the replicas' URLs and the processes."""
+def topology(tmp_path: Path, database_url: str, fake: FakeSlack,
+             vector_cache: Path) -> Iterator[tuple[str, list[str], list[Process]]]:
+    """Chroma, a worker and two replicas; yields the worker's URL, the replicas' URLs and the processes.
+    The worker starts with the session's vector cache, as a worker restarted on its volume would: its first
+    ingest writes everything to the new Chroma server without embedding the demo corpus again."""
     with ExitStack() as stack:
         chroma = ChromaServer(tmp_path / "chroma-server", _port())
         chroma.start()
@@ -102,6 +106,8 @@ def topology(tmp_path: Path, database_url: str, fake: FakeSlack) -> Iterator[tup
                   "PRAKTIKBOT_SLACK_API_URL": f"{fake.url}/api", "PRAKTIKBOT_SLACK_USER_RATE_PER_MINUTE": "10000"}
         processes: list[Process] = []
         shutil.copytree(KNOWLEDGE, tmp_path / "worker" / "knowledge")
+        (tmp_path / "worker" / "data").mkdir()
+        shutil.copy(vector_cache, tmp_path / "worker" / "data" / CACHE_FILE)
         port = _port()
         processes.append(Process("worker", ["worker", "--port", str(port)], _environment(
             **shared, PRAKTIKBOT_KNOWLEDGE_DIR=str(tmp_path / "worker" / "knowledge"),
@@ -137,11 +143,12 @@ def _job_done(base: str, job_id: str) -> Callable[[], bool]:
     return check
 
 
-def test_a_worker_and_two_replicas_share_one_index_and_one_database(tmp_path: Path,
+def test_a_worker_and_two_replicas_share_one_index_and_one_database(tmp_path: Path, template_index: Path,
                                                                     postgres_database: Callable[[], str]):
     fake = FakeSlack()
     try:
-        with topology(tmp_path, postgres_database(), fake) as (worker, (a, b), processes):
+        cache = template_index / "data" / CACHE_FILE
+        with topology(tmp_path, postgres_database(), fake, cache) as (worker, (a, b), processes):
             # the replicas have no knowledge dir: what they cite comes from Chroma
             for replica in (a, b):
                 assert _cites(replica, KLV_QUESTION, SEED_LETTER)
