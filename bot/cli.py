@@ -192,8 +192,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _purge(records: Records, days: int) -> None:
     purged = records.purge(days)
     print(f"praktikbot: {purged.audit} svar og {purged.feedback} feedback ældre end {days} dage er slettet fra "
-          f"revisionsloggen ({purged.audit} answers and {purged.feedback} feedback older than {days} days "
-          "deleted from the audit log)")
+          f"revisionsloggen, og {purged.escalations} spørgsmål til fagpersoner og {purged.drafts} gemte udkast "
+          f"({purged.audit} answers, {purged.feedback} feedback, {purged.escalations} escalations and "
+          f"{purged.drafts} saved drafts older than {days} days deleted)")
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

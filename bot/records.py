@@ -26,10 +26,13 @@ _ADD_AUDIT = insert(audit)
 
 
 class Purged(NamedTuple):
-    """Rows deleted by a purge: answers from the audit log and the feedback on them or as old."""
+    """Rows deleted by a purge: answers from the audit log and the feedback on them or as old, and the
+    escalations and saved drafts as old (they repeat questions, and a draft greets the inquirer by name)."""
 
     audit: int
     feedback: int
+    escalations: int = 0
+    drafts: int = 0
 
 
 class Records:
@@ -89,12 +92,14 @@ class Records:
             purged_feedback = db.execute(delete(feedback).where(
                 or_(feedback.c.ts < cutoff, feedback.c.audit_id.in_(old_answers)))).rowcount
             purged_audit = db.execute(delete(audit).where(audit.c.ts < cutoff)).rowcount
+            purged_escalations = db.execute(delete(escalations).where(escalations.c.ts < cutoff)).rowcount
+            purged_drafts = db.execute(delete(drafts).where(drafts.c.updated < cutoff)).rowcount
         if self.database.is_sqlite:
             with self.database.engine.connect() as db:  # outside a transaction, which would hold the WAL
                 busy = db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
             if busy:
                 log.warning("audit purge: the database is in use; deleted rows leave the WAL at its next checkpoint")
-        return Purged(purged_audit, purged_feedback)
+        return Purged(purged_audit, purged_feedback, purged_escalations, purged_drafts)
 
     def recent_audit(self, limit: int = 50) -> list[dict]:
         with self.database.begin() as db:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.records import Records
 from bot.runtime import DONE, FAILED, Runtime
 from bot.settings import Settings
 from bot.slack import escalate
@@ -186,3 +187,12 @@ def test_follow_up_groups_declined_questions_and_lists_doubted_answers(make_inde
     record = client.get(f"/api/admin/audit/{shown['gaps'][0]['audit_ids'][0]}", headers=ADMIN_HEADERS).json()
     assert record["answer"]["abstained"] and "vejr" in record["answer"]["question"]
     assert "praktikbot_declined_share 0.75" in client.get("/metrics").text
+
+
+def test_the_audit_retention_also_purges_escalations_and_saved_drafts(tmp_path):
+    records = Records(tmp_path)
+    records.escalate(1, QUESTION, "declined", "UASKER", "CSTAFF", "1.1")
+    records.save_draft("d1", '{"greeting": "Kære Jens Hansen", "items": []}')
+    time.sleep(0.01)
+    assert records.purge(0)[2:] == (1, 1)
+    assert records.escalations() == [] and records.drafts() == []
