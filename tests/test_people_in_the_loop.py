@@ -196,3 +196,15 @@ def test_the_audit_retention_also_purges_escalations_and_saved_drafts(tmp_path):
     time.sleep(0.01)
     assert records.purge(0)[2:] == (1, 1)
     assert records.escalations() == [] and records.drafts() == []
+
+
+def test_a_source_job_writes_only_documents_inside_the_knowledge_dir(make_index):
+    settings = make_index()
+    runtime = Runtime(settings)
+    outside = settings.knowledge_dir.parent / "escaped.md"
+    for path in ("../escaped.md", "README.md", "inquiry-answers/.hidden.md", ""):
+        job = runtime.save_source(path, "# Hej\n\nTekst.\n")
+        job.finished.wait(120)
+        assert job.state == FAILED and "ugyldig sti" in job.error, (path, job.as_dict())
+    assert not outside.exists()
+    assert "Hej" not in (settings.knowledge_dir / "README.md").read_text(encoding="utf-8")
