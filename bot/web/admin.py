@@ -61,7 +61,8 @@ def documents(rt: RuntimeDep) -> dict:
     index (e.g. an upload that failed to ingest, with the reason) so they can be deleted; and the
     re-ingest status with its last report."""
     try:
-        docs = [document_info(doc, rt.service.reader.snapshot) for doc in rt.documents()]
+        snapshot = rt.service.reader.snapshot
+        docs = [document_info(doc, snapshot) for doc in rt.documents()]
     except IndexMissingError:  # nothing ingested yet: the admin uploads and ingests from here
         docs = []
     indexed = {d["source"] for d in docs}
