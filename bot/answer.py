@@ -6,6 +6,7 @@ threshold → compose (extractive by default, an LLM when configured, its citati
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -50,6 +51,13 @@ def clean_question(question: str) -> str:
     """The question as it is answered, or InvalidQuestionError (422) before any model sees it."""
     if not isinstance(question, str):
         raise InvalidQuestionError("spørgsmålet skal være tekst (the question must be text)")
+    return _checked(question)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(question: str) -> str:
+    """Cached: an answer checks its question where the date is read and again where it is searched for,
+    and counting its tokens is the costly part."""
     text = question.strip()
     if not text:
         raise InvalidQuestionError("spørgsmålet er tomt (the question is empty)")

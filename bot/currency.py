@@ -184,10 +184,13 @@ def rule_change_warnings(snapshot: Snapshot, question: str, citations: list[Cita
         doc = snapshot.documents.get(citation.doc_id)
         if doc is None or not doc.valid_from:
             continue
-        touched = asked | set(terms(citation.quote))
         written = period_start(doc.valid_from)
-        for change in snapshot.timeline:
-            if (doc.source, change.act) in found or not written < period_start(change.date) <= date:
+        later = [c for c in snapshot.timeline if written < period_start(c.date) <= date]
+        if not later:  # the common case: a source newer than every change (no stemming needed)
+            continue
+        touched = asked | set(terms(citation.quote))
+        for change in later:
+            if (doc.source, change.act) in found:
                 continue
             if any(set(terms(topic)) and set(terms(topic)) <= touched for topic in change.topics):
                 found[(doc.source, change.act)] = SourceWarning(
