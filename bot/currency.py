@@ -178,7 +178,7 @@ def rule_change_warnings(snapshot: Snapshot, question: str, citations: list[Cita
                          language: str) -> list[SourceWarning]:
     """One warning per quoted source and later rule change (up to `date`) that the question or the quote
     touches. A source without a date can't be placed and gets none."""
-    asked = set(terms(question))
+    asked: set[str] | None = None  # the question's stems, when some source is older than a change
     found: dict[tuple[str, str], SourceWarning] = {}
     for citation in citations:
         doc = snapshot.documents.get(citation.doc_id)
@@ -188,6 +188,7 @@ def rule_change_warnings(snapshot: Snapshot, question: str, citations: list[Cita
         later = [c for c in snapshot.timeline if written < period_start(c.date) <= date]
         if not later:  # the common case: a source newer than every change (no stemming needed)
             continue
+        asked = set(terms(question)) if asked is None else asked
         touched = asked | set(terms(citation.quote))
         for change in later:
             if (doc.source, change.act) in found:
