@@ -108,9 +108,9 @@ class _Rows:
 class Retired:
     """What one publication stopped using, removed once the grace period has passed."""
 
-    generation: int
-    at: float
     collection: str  # the chunk collection the chunk ids are in
+    generation: int = 0  # set when it is published
+    at: float = 0.0
     chunks: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)  # whole collections (a rebuild's replaced one)

@@ -427,11 +427,11 @@ def _retired(published: Snapshot | None, new: Snapshot) -> Retired:
     """What the published generation used and `new` doesn't: its chunks, or its whole collection when
     `new` is in another one (a rebuild), and the texts of replaced and removed documents."""
     if published is None:
-        return Retired(generation=0, at=0.0, collection=new.collection)
+        return Retired(collection=new.collection)
     moved = published.collection != new.collection
     old_texts = {text_key(d) for d in published.documents.values()}
     return Retired(
-        generation=0, at=0.0, collection=published.collection,
+        collection=published.collection,
         chunks=[] if moved else sorted(set(published.chunks) - set(new.chunks)),
         texts=sorted(old_texts - {text_key(d) for d in new.documents.values()}),
         collections=[published.collection] if moved else [],
