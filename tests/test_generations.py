@@ -51,6 +51,8 @@ def test_answers_asked_all_through_a_reingest_come_whole_from_one_generation(mak
     asker = threading.Thread(target=ask_continuously)
     asker.start()
     try:
+        while not answers and asker.is_alive():  # the old generation has answered before the re-ingest
+            threading.Event().wait(0.05)
         _edit_letter(settings)
         report = sync(settings)
         after = load_snapshot(settings)
@@ -86,7 +88,29 @@ def test_a_replica_still_on_the_old_generation_finds_its_passages_until_the_grac
     _edit_letter(settings)
     sync(settings)  # the default grace period: the old letter's chunks stay for readers still on `old`
     assert letter_chunks & {c.chunk_id for c, _ in lagging.dense(old, vector, 5)}
+    # a generation too big to hold its vectors is searched in Chroma: they are still there too
+    assert letter_chunks & {cid for cid, _ in lagging.store_for(old).query(vector, 5)}
     assert lagging.snapshot.generation > old.generation, "the reader itself moves on to the new generation"
 
     sync(settings.model_copy(update={"generation_grace_seconds": 0}))  # the next ingest after the grace period
     assert not letter_chunks & lagging.store_for(old).all_ids(), "then the old chunks are removed"
+
+
+def test_a_small_generation_is_searched_in_memory_exactly_as_chroma_would(make_index):
+    """Also after a re-ingest, whose generation takes the unchanged chunks' vectors from the one before."""
+    settings = make_index()
+    reader = IndexReader(settings)
+    old = reader.snapshot
+    _edit_letter(settings)
+    sync(settings)
+    snapshot = reader.snapshot  # the new generation, built on the old one
+    assert snapshot.generation > old.generation
+    assert snapshot.chunk_vectors is not None and len(snapshot.chunk_vectors) == len(snapshot.chunks)
+    for question in (KLV_QUESTION, "Who signs for the employees?", "Hvor mange må være i praktik?"):
+        vector = reader.embed_query(question)
+        in_memory = reader.dense(snapshot, vector, 10)
+        # Chroma also holds the edited letter's old chunks (their grace period): not this generation's
+        in_chroma = [(cid, score) for cid, score in reader.store_for(snapshot).query(vector, 30)
+                     if cid in snapshot.chunks][:10]
+        assert [c.chunk_id for c, _ in in_memory] == [cid for cid, _ in in_chroma]
+        assert all(abs(score - other) < 1e-4 for (_, score), (_, other) in zip(in_memory, in_chroma, strict=True))
