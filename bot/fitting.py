@@ -11,7 +11,8 @@
   labelled passage is among the three the passage model rates best.
 - thresholds: from out-of-fold probabilities (folds grouped by document section, so a section's
   questions never rate each other): `answer` is the lowest confidence at which answered questions are
-  right at least 95 % of the time, `confident` the same at 99 %.
+  right at least 95 % of the time, `confident` the same at 99 %, each weighed for the share of
+  answerable questions in use (ANSWERABLE_SHARE) rather than the bank's.
 Only the tune split is read; the held-out split is for `praktikbot eval` to report."""
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ CONFIDENT_PRECISION = 0.99  # answers above this are shown without a low-confide
 FOLDS = 5
 KIND_C = (1.0, 3.0, 10.0, 30.0)  # regularisation tried for the kind model
 MIN_ANSWERED_SHARE = 0.1  # a precision measured on fewer of the tune questions is luck, not a rate
+# The share of questions the sources answer, in use: the bank holds as many unanswerable questions as it
+# takes to learn them (36 %), not as many as are asked. Precision is weighed for this mix, the one of the
+# sample of unseen questions the answers were first tried with (46 answerable of 59).
+ANSWERABLE_SHARE = 0.78
 
 
 @dataclass
@@ -146,20 +151,32 @@ def _fit_kind(vectors: np.ndarray, answerable: np.ndarray, groups: list[str], em
                         intercept=round(float(model.intercept_[0]), 6)), scored[best], best)
 
 
-def _threshold_for(confidence: np.ndarray, right: np.ndarray, precision: float) -> tuple[float, bool]:
-    """The lowest confidence above which answered questions are right at least `precision` of the time.
+def _threshold_for(confidence: np.ndarray, right: np.ndarray, precision: float,
+                   weight: np.ndarray | None = None) -> tuple[float, bool]:
+    """The lowest confidence above which answered questions are right at least `precision` of the time,
+    each question counted with its `weight` (see ANSWERABLE_SHARE).
 
     When no confidence reaches that precision, the one with the best F0.5 (precision counted twice as
     much as recall), and False to say the target was not met."""
+    weight = np.ones(len(right)) if weight is None else weight
     order = np.argsort(-confidence)
-    hits = np.cumsum(right[order])
-    answered = np.arange(1, len(order) + 1)
-    ok = np.nonzero((hits / answered >= precision) & (answered >= MIN_ANSWERED_SHARE * len(order)))[0]
+    hits = np.cumsum((right * weight)[order])
+    answered = np.cumsum(weight[order])
+    ok = np.nonzero((hits / answered >= precision) & (answered >= MIN_ANSWERED_SHARE * weight.sum()))[0]
     if len(ok):
         return float(confidence[order][ok.max()]), True
-    p, r = hits / answered, hits / max(1, int(right.sum()))
+    p, r = hits / answered, hits / max(1e-9, float((right * weight).sum()))
     f_half = np.where(p + r > 0, 1.25 * p * r / np.maximum(0.25 * p + r, 1e-9), 0.0)
     return float(confidence[order][int(np.argmax(f_half))]), False
+
+
+def _mix_weights(answerable: np.ndarray) -> np.ndarray:
+    """Per-question weights that give the answerable questions ANSWERABLE_SHARE of the total."""
+    n_answerable, n_other = int(answerable.sum()), int(len(answerable) - answerable.sum())
+    if not n_answerable or not n_other:
+        return np.ones(len(answerable))
+    other = (1 - ANSWERABLE_SHARE) / ANSWERABLE_SHARE * n_answerable / n_other
+    return np.where(answerable == 1, 1.0, other)
 
 
 def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lambda done, total: None) -> AnswerModel:
@@ -199,8 +216,9 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
     kind, kind_p, kind_c = _fit_kind(vectors[asked], is_answerable, groups, service.settings.embeddings)
     right_p = _out_of_fold(xq, right, groups, _linear(question_names), learn=is_answerable == 1)
     confidence = kind_p * right_p
-    answer_at, answer_met = _threshold_for(confidence, right, ANSWER_PRECISION)
-    confident_at, confident_met = _threshold_for(confidence, right, CONFIDENT_PRECISION)
+    mix = _mix_weights(is_answerable)
+    answer_at, answer_met = _threshold_for(confidence, right, ANSWER_PRECISION, mix)
+    confident_at, confident_met = _threshold_for(confidence, right, CONFIDENT_PRECISION, mix)
     if not confident_met:  # without the promised precision nothing is confident
         confident_at = answer_at if answer_met else 1.0
     thresholds = {"answer": answer_at, "confident": max(confident_at, answer_at)}
@@ -217,7 +235,8 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
              "out_of_fold": {
                  "auc": round(float(roc_auc_score(right, confidence)), 4),
                  "kind_auc": round(float(roc_auc_score(is_answerable, kind_p)), 4),
-                 "precision": round(float(right[answered].mean()) if answered.any() else 0.0, 4),
+                 "precision": round(float((right * mix)[answered].sum() / mix[answered].sum())
+                                    if answered.any() else 0.0, 4),
                  "answered_right": round(float(np.sum(right * answered)) / max(1, int(sum(answerable))), 4),
                  "unanswerable_declined": round(float(np.mean(~answered[~inside])) if (~inside).any() else 0.0,
                                                 4)}},

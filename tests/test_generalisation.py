@@ -47,11 +47,11 @@ def heldout_figures(shared_index, bank, tmp_path_factory) -> dict:
 def test_held_out_questions_meet_the_floors(heldout_figures):
     held = heldout_figures["splits"]["heldout"]
     assert held["answerable"] >= 100 and held["unanswerable"] >= 40, "the held-out split is big enough to say something"
-    assert held["answered_right"] >= 0.72
-    assert held["answered_wrong"] <= 0.12
-    assert held["unanswerable_declined"] >= 0.38
-    assert held["borrowed_declined"] >= 0.18
-    assert held["must_contain"] >= 0.62
+    assert held["answered_right"] >= 0.55
+    assert held["answered_wrong"] <= 0.07
+    assert held["unanswerable_declined"] >= 0.65
+    assert held["borrowed_declined"] >= 0.55
+    assert held["must_contain"] >= 0.48
 
 
 def test_public_dev_questions_meet_the_floors(shared_index):
@@ -62,7 +62,7 @@ def test_public_dev_questions_meet_the_floors(shared_index):
                             capture_output=True, text=True, timeout=300, cwd=shared_index.data_dir.parent)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["answered_right"] >= 0.90
+    assert figures["answered_right"] >= 0.6
     assert figures["answered_wrong"] == 0.0
     assert figures["unanswerable_declined"] == 1.0
     assert figures["latency_ms"]["p50"] > 0
