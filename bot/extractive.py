@@ -49,16 +49,18 @@ def select(passages: list[PassageCandidate], snapshot: Snapshot) -> Selection:
     if not passages:
         return Selection([], [])
     ordered = sorted(passages, key=lambda p: p.probability, reverse=True)
+    first = ordered[0]
     chosen = [Selected(p.hit.chunk, _likeliest(p)[0]) for p in ordered[:MAX_PASSAGES]]
+    if len(first.sentences) > 1:
+        chosen.append(Selected(first.hit.chunk, _likeliest(first)[1]))
     chosen, see_also = _without_repeats(chosen, ordered, snapshot)
-    first, head = ordered[0], chosen[0]
-    if head.chunk is not first.hit.chunk or len(first.sentences) < 2:
+    head, second = chosen[0], chosen[-1]
+    if len(chosen) < 2 or second.chunk is not head.chunk or head.chunk is not first.hit.chunk:
         return Selection(chosen, see_also)
-    second = Selected(first.hit.chunk, _likeliest(first)[1])
     pair = sorted([head, second], key=lambda s: s.sentence.start)
-    if snapshot.texts[first.hit.chunk.doc_id][pair[0].sentence.end:pair[1].sentence.start].strip():
-        return Selection(chosen + [second], see_also)  # apart in the text: quoted after the others
-    return Selection(pair + chosen[1:], see_also)  # next to each other: one quote
+    if snapshot.texts[head.chunk.doc_id][pair[0].sentence.end:pair[1].sentence.start].strip():
+        return Selection(chosen, see_also)  # apart in the text: the second is quoted after the others
+    return Selection(pair + chosen[1:-1], see_also)  # next to each other: one quote
 
 
 def _likeliest(passage: PassageCandidate) -> list[SentenceCandidate]:

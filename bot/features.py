@@ -320,7 +320,7 @@ SIGNS: dict[str, int] = {
     "coverage": 1, "missing": -1, "unknown": -1, "unknown_count": -1, "missing_count": -1, "rarest_missing": -1,
     "sentence_coverage": 1, "sentence_missing": -1,
     "numbers_missing": -1, "form": 1, "form_missing": -1, "dense_gap": 1, "sentence_gap": 1,
-    "coverage_gap": 1, "agree": 1, "passage_p": 1, "passage_lead": 1, "passage_mass": 1,
+    "coverage_gap": 1, "agree": 1, "passage_p": 1,
     "form_why": 1, "form_when": 1, "form_how-many": 1, "form_who": 1,
     "form_define": 1, "form_contact": 1,
     "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
