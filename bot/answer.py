@@ -17,7 +17,7 @@ from bot.currency import rule_change_warnings
 from bot.evidence import concepts, lexical_query
 from bot.extractive import select
 from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates, unexplained
-from bot.language import detect_language, load_language_model
+from bot.language import detect_language, load_in_background
 from bot.llm import LLMComposer
 from bot.model import AnswerModel, load_model
 from bot.models import Answer, Passage, SeeAlso, Turn
@@ -94,7 +94,7 @@ class AnswerService:
         self.reader = reader or IndexReader(settings)
         self.model = model or load_model()
         self.llm = LLMComposer.from_settings(settings)
-        load_language_model()  # once, here, rather than in the first answer
+        load_in_background()
 
     def _contextual_query(self, question: str, language: str, history: list[Turn]) -> str:
         if history and len(concepts(question, language, self.model.english_bridge)) <= FOLLOW_UP_CONCEPTS:

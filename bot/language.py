@@ -5,6 +5,7 @@ Danish term as Danish; character n-grams don't: 46 of the bank's 279 English que
 stopwords, 4 by langid, at 0.04 ms a question (the model loads in about a second, once)."""
 
 import re
+import threading
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -13,11 +14,24 @@ LANGUAGES = ("da", "en")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+_loading = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def load_language_model() -> LanguageIdentifier:
+def _load() -> LanguageIdentifier:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     identifier.set_languages(list(LANGUAGES))
     return identifier
+
+
+def load_language_model() -> LanguageIdentifier:
+    with _loading:  # loaded once, also when a first question arrives while it loads in the background
+        return _load()
+
+
+def load_in_background() -> None:
+    """Start loading the model now, beside the rest of a service's start, not in its first answer."""
+    threading.Thread(target=load_language_model, name="language-model", daemon=True).start()
 
 
 def detect_language(text: str) -> str:
