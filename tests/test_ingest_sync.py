@@ -104,9 +104,11 @@ def test_a_changed_document_that_fails_keeps_its_previous_version(make_index, tm
     assert any("kontrollerer altid p-nummeret" in c.text for c in snapshot.chunks.values())
 
 
-def test_kill_9_mid_ingest_is_repaired_by_the_next_run(tmp_path: Path):
+def test_kill_9_mid_ingest_is_repaired_by_the_next_run(tmp_path: Path, template_index: Path):
     root = tmp_path / "site"
     shutil.copytree(KNOWLEDGE, root / "knowledge")
+    (root / "data").mkdir()  # with the session's vector cache: the notes below are what is embedded
+    shutil.copy(template_index / "data" / CACHE_FILE, root / "data" / CACHE_FILE)
     extra = root / "knowledge" / "procedures"
     for i in range(40):
         (extra / f"notat-{i:02d}.md").write_text(
