@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Column, Table, delete, func, insert, or_, select, update
 
 from bot.db import Database, audit, drafts, escalations, feedback, jobs
 from bot.models import Answer
@@ -101,15 +101,17 @@ class Records:
                 log.warning("audit purge: the database is in use; deleted rows leave the WAL at its next checkpoint")
         return Purged(purged_audit, purged_feedback, purged_escalations, purged_drafts)
 
-    def recent_audit(self, limit: int = 50) -> list[dict]:
+    def _newest(self, table: Table, column: Column, limit: int) -> list[dict]:
+        """The rows of `table` with the highest `column` first."""
         with self.database.begin() as db:
-            rows = db.execute(select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+            rows = db.execute(select(table).order_by(column.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
+    def recent_audit(self, limit: int = 50) -> list[dict]:
+        return self._newest(audit, audit.c.id, limit)
+
     def recent_feedback(self, limit: int = 50) -> list[dict]:
-        with self.database.begin() as db:
-            rows = db.execute(select(feedback).order_by(feedback.c.id.desc()).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+        return self._newest(feedback, feedback.c.id, limit)
 
     # --- index jobs (bot/runtime.py) -------------------------------------------------------------------
 
@@ -126,9 +128,7 @@ class Records:
 
     def jobs(self, limit: int) -> list[dict]:
         """The newest jobs first."""
-        with self.database.begin() as db:
-            rows = db.execute(select(jobs).order_by(jobs.c.submitted_at.desc()).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+        return self._newest(jobs, jobs.c.submitted_at, limit)
 
     def fail_unfinished_jobs(self, reason: str, states: tuple[str, ...] = ("queued", "running")) -> int:
         """Mark the jobs a stopped runner left in `states` as failed; returns how many."""
@@ -208,9 +208,7 @@ class Records:
 
     def escalations(self, limit: int = 200) -> list[dict]:
         """The newest escalations first, open and answered."""
-        with self.database.begin() as db:
-            rows = db.execute(select(escalations).order_by(escalations.c.id.desc()).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+        return self._newest(escalations, escalations.c.id, limit)
 
     def declined(self, limit: int = 500) -> list[dict]:
         """The newest declined questions (the gaps in the knowledge), with their audit ids."""
@@ -252,9 +250,7 @@ class Records:
 
     def drafts(self, limit: int = 200) -> list[dict]:
         """The newest drafts first."""
-        with self.database.begin() as db:
-            rows = db.execute(select(drafts).order_by(drafts.c.updated.desc()).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+        return self._newest(drafts, drafts.c.updated, limit)
 
     def approve_draft(self, draft_id: str, role: str) -> bool:
         with self.database.begin() as db:
