@@ -1,10 +1,10 @@
-"""The fitted answer model: three small logistic regressions and the thresholds chosen for them.
+"""The fitted answer model: two small logistic regressions, a kernel machine and the thresholds chosen for them.
 
 - passage model: how likely a retrieved passage is one that answers the question (ranks what to quote);
 - sentence model: how likely a sentence of a passage holds what the question asks for;
-- kind model: how likely a question of this kind is one the sources answer at all. It reads the part
-  of the question's embedding that its closest source sentences don't explain, so it learns what kind
-  of request goes beyond the sources (a hire date, a phone number, a budget, an opinion, chit-chat,
+- kind model: how likely a question of this kind is one the sources answer at all (a kernel machine). It
+  reads the part of the question's embedding that its closest source sentences don't explain, so it
+  learns what kind of request goes beyond the sources (a hire date, a phone number, a budget, an opinion, chit-chat,
   another topic) rather than how well some passage matches the words, or which topics this corpus has;
 The answer's `confidence` is kind × P(one of the three passages quoted first answers), the latter from
 the passage model's probabilities (1 − the chance that none does). A fourth model that read the best
@@ -18,9 +18,10 @@ features is refused instead of silently misread."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 from bot.extractive import MAX_PASSAGES
 from bot.features import PassageCandidate
 
-FORMAT = 3
+FORMAT = 4
 MODEL_RESOURCE = "resources/answer_model.json"
 
 
@@ -57,26 +58,61 @@ class LinearModel:
 
 
 @dataclass
-class VectorModel:
-    """Logistic regression over (part of) a question's embedding; only meaningful for the embeddings it
-    was fitted with."""
+class KernelModel:
+    """A support-vector machine with a Gaussian kernel over the (length-normalised) part of a question's
+    embedding its sources don't explain, its margin calibrated to a probability (Platt scaling on
+    out-of-fold margins). A kernel rates a request by how close it is to the kinds of request the bank
+    holds, answered or not; a linear model over the same vectors ranked them worse (out-of-fold AUC 0.73
+    against 0.77). Only meaningful for the embeddings it was fitted with."""
 
     embeddings: str  # the embeddings setting the vectors came from
-    coef: list[float]
+    gamma: float
+    support: str  # the support vectors, float16, base64 (row-major, `dim` columns)
+    dim: int
+    dual: list[float]  # their signed weights
     intercept: float
+    platt: list[float]  # margin → probability: sigmoid(a · margin + b)
+
+    @classmethod
+    def packed(cls, embeddings: str, gamma: float, support: np.ndarray, dual: np.ndarray, intercept: float,
+               platt: tuple[float, float]) -> KernelModel:
+        return cls(embeddings=embeddings, gamma=gamma, dim=int(support.shape[1]),
+                   support=base64.b64encode(support.astype("<f2").tobytes()).decode("ascii"),
+                   dual=np.round(dual, 6).tolist(), intercept=round(float(intercept), 6),
+                   platt=[round(float(v), 6) for v in platt])
+
+    @cached_property
+    def _support(self) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(self.support), dtype="<f2").reshape(-1, self.dim).astype(np.float32)
+
+    def margin(self, vectors: np.ndarray) -> np.ndarray:
+        """Signed distance from the boundary for rows of unit vectors (as the fit's decision_function)."""
+        support = self._support
+        distances = (support * support).sum(axis=1)[None, :] + (vectors * vectors).sum(axis=1)[:, None] \
+            - 2.0 * vectors @ support.T
+        return np.exp(-self.gamma * distances) @ np.asarray(self.dual) + self.intercept
 
     def probability(self, vector: np.ndarray, embeddings: str) -> float:
-        if embeddings != self.embeddings or len(vector) != len(self.coef):
+        if embeddings != self.embeddings or len(vector) != self.dim:
             raise ModelError(f"the answer model was fitted on {self.embeddings} vectors, and the index uses "
                              f"{embeddings}: refit with `praktikbot eval --fit`")
-        return float(1.0 / (1.0 + np.exp(-(float(vector @ np.asarray(self.coef)) + self.intercept))))
+        a, b = self.platt
+        z = a * float(self.margin(unit(vector)[None, :])[0]) + b
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (a zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 @dataclass
 class AnswerModel:
     passage: LinearModel
     sentence: LinearModel
-    kind: VectorModel
+    kind: KernelModel
     thresholds: dict[str, float]  # answer, confident
     english_bridge: str = "glossary"  # how English questions reach Danish words: "glossary" or "none"
     fit: dict = field(default_factory=dict)  # what it was fitted on and how it scored there
@@ -86,7 +122,8 @@ class AnswerModel:
     def unfitted(cls, bridge: str) -> AnswerModel:
         """A model with no weights, for computing the features a fit needs."""
         empty = LinearModel(names=[], mean=[], scale=[], coef=[], intercept=0.0)
-        return cls(passage=empty, sentence=empty, kind=VectorModel(embeddings="", coef=[], intercept=0.0),
+        return cls(passage=empty, sentence=empty, kind=KernelModel(embeddings="", gamma=1.0, support="", dim=0, dual=[],
+                                                                    intercept=0.0, platt=[1.0, 0.0]),
                    thresholds={}, english_bridge=bridge)
 
     def score(self, passages: list[PassageCandidate], unexplained: np.ndarray | None = None,
@@ -117,7 +154,7 @@ class AnswerModel:
             raise ModelError(f"answer model format {data.get('format')} is not {FORMAT}; refit with "
                              "`praktikbot eval --fit`")
         return cls(passage=LinearModel(**data["passage"]), sentence=LinearModel(**data["sentence"]),
-                   kind=VectorModel(**data["kind"]),
+                   kind=KernelModel(**data["kind"]),
                    thresholds=data["thresholds"], english_bridge=data.get("english_bridge", "glossary"),
                    fit=data.get("fit", {}), format=data["format"])
 

@@ -9,13 +9,15 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.answer import AnswerService
 from bot.evaluate import expected_chunks, load_questions, split_key, split_of
-from bot.model import load_model
+from bot.model import KernelModel, ModelError, load_model, unit
 from ingest.clean import fold
 from ingest.generations import load_snapshot
 from tests.conftest import ROOT
@@ -113,8 +115,29 @@ def test_the_packaged_model_reads_the_features_the_code_computes(shared_index):
     model.score(passages)  # the sentence model also reads its passage's rating
     assert set(model.passage.names) == set(passages[0].features)
     assert set(model.sentence.names) == set(passages[0].sentences[0].features)
-    assert model.kind.embeddings == shared_index.embeddings and len(model.kind.coef) == len(retrieval.vector)
+    assert model.kind.embeddings == shared_index.embeddings and model.kind.dim == len(retrieval.vector)
     assert 0 < model.thresholds["answer"] <= model.thresholds["confident"] <= 1
+
+
+def test_the_stored_kind_model_rates_as_the_fitted_one(tmp_path: Path):
+    """Packed to float16 and read back, the kernel machine gives the margins scikit-learn gave."""
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(7)
+    x = unit(rng.normal(size=(120, 24)))
+    y = (x[:, 0] + 0.3 * rng.normal(size=120) > 0).astype(int)
+    machine = SVC(C=3.0, gamma=1.0, class_weight="balanced").fit(x, y)
+    model = KernelModel.packed("e", 1.0, machine.support_vectors_, machine.dual_coef_[0],
+                               float(machine.intercept_[0]), (2.0, 0.0))
+    path = tmp_path / "kind.json"
+    path.write_text(json.dumps(asdict(model)), encoding="utf-8")
+    stored = KernelModel(**json.loads(path.read_text(encoding="utf-8")))
+    new = unit(rng.normal(size=(30, 24)))
+    assert np.allclose(stored.margin(new), machine.decision_function(new), atol=1e-2)
+    assert stored.probability(new[0] * 5, "e") == pytest.approx(1 / (1 + np.exp(-2 * stored.margin(new[:1])[0])),
+                                                                rel=1e-5)
+    with pytest.raises(ModelError):
+        stored.probability(new[0], "other-embeddings")
 
 
 def test_a_chat_greeting_and_an_injection_are_declined_with_low_confidence(shared_index):
