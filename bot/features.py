@@ -325,4 +325,5 @@ SIGNS: dict[str, int] = {
     "form_define": 1, "form_contact": 1,
     "similarity": 1, "gap_passage": 1, "gap_all": 1, "rank_in_passage": 1, "overlap": 1, "passage_dense": 1,
     "passage_coverage": 1, "passage_rank": 1,
+    "kind": 1, "passages": 1,  # the confidence model's inputs (bot/model.py: confidence_inputs)
 }

@@ -7,8 +7,9 @@
 - kind model: one row per question, the part of its embedding its closest source sentences don't
   explain (features.unexplained); label 1 when answerable. Its kernel width and regularisation are the
   ones with the best out-of-fold AUC, its probabilities Platt-scaled on the out-of-fold margins.
-- confidence: kind × the chance that one of the three passages the answer quotes first holds the answer
-  (by the passage model: bot/model.py).
+- confidence model: one row per question, the kind model's and the passage model's out-of-fold verdicts
+  as log-odds (the latter: the chance that one of the three passages quoted first holds the answer);
+  label 1 when such a passage is labelled. Its output is the answer's `confidence` (bot/model.py).
 - thresholds: from out-of-fold probabilities (folds grouped by document, so a document's questions
   never rate each other): `answer` is the lowest confidence at which answered questions are
   right at least 95 % of the time, `confident` the same at 99 %; when 95 % can't be reached, the best
@@ -25,7 +26,7 @@ import numpy as np
 from bot.answer import AnswerService
 from bot.evaluate import RIGHT_WITHIN, chunk_key, expected_chunks, split_key, split_of
 from bot.features import SIGNS, PassageCandidate, unexplained
-from bot.model import AnswerModel, KernelModel, LinearModel, answered_in_top, unit
+from bot.model import AnswerModel, KernelModel, LinearModel, answered_in_top, confidence_inputs, unit
 from ingest.clean import fold
 
 ANSWER_PRECISION = 0.95
@@ -208,11 +209,15 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
                               [:RIGHT_WITHIN])) for q in asked])
     groups = [fold_group(tune[q]) for q in asked]
     is_answerable = np.array([int(answerable[q]) for q in asked])
-    # confidence = P(the sources answer questions of this kind) × P(a passage quoted first holds the answer):
-    # the first tells borrowed words, other topics and chit-chat from real questions, the second catches
-    # retrieval that missed
+    # confidence = P(right | P(the sources answer questions of this kind), P(a passage quoted first holds
+    # the answer)): the first tells borrowed words, other topics and chit-chat from real questions, the
+    # second catches retrieval that missed
     kind, kind_p, kind_settings = _fit_kind(vectors[asked], is_answerable, groups, service.settings.embeddings)
-    confidence = kind_p * np.array([answered_in_top([c for c, _ in by_question[q]]) for q in asked])
+    verdicts = [confidence_inputs(k, answered_in_top([c for c, _ in by_question[q]]))
+                for k, q in zip(kind_p, asked, strict=True)]
+    confidence_names = sorted(verdicts[0])
+    xc = np.array([[v[n] for n in confidence_names] for v in verdicts])
+    confidence = _out_of_fold(xc, right, groups, _linear(confidence_names))
     answer_at, answer_met = _threshold_for(confidence, right, ANSWER_PRECISION)
     confident_at, confident_met = _threshold_for(confidence, right, CONFIDENT_PRECISION)
     if not confident_met:  # without the promised precision nothing is confident
@@ -222,6 +227,7 @@ def fit(service: AnswerService, questions: list[dict], bridge: str, progress=lam
     inside = is_answerable == 1
     return AnswerModel(
         passage=_fit_linear(xp, yp, passage_names), sentence=_fit_linear(xs, ys, sentence_names), kind=kind,
+        confidence=_fit_linear(xc, right, confidence_names),
         thresholds={k: round(v, 6) for k, v in thresholds.items()}, english_bridge=bridge,
         fit={"fitted_at": time.strftime("%Y-%m-%d"), "tune_questions": len(tune),
              "tune_answerable": int(sum(answerable)), "precision_target": ANSWER_PRECISION,

@@ -48,11 +48,11 @@ def heldout_figures(shared_index, bank, tmp_path_factory) -> dict:
 def test_held_out_questions_meet_the_floors(heldout_figures):
     held = heldout_figures["splits"]["heldout"]
     assert held["answerable"] >= 100 and held["unanswerable"] >= 40, "the held-out split is big enough to say something"
-    assert held["answered_right"] >= 0.75
-    assert held["answered_wrong"] <= 0.14
-    assert held["unanswerable_declined"] >= 0.24
-    assert held["borrowed_declined"] >= 0.10
-    assert held["must_contain"] >= 0.66
+    assert held["answered_right"] >= 0.71
+    assert held["answered_wrong"] <= 0.17
+    assert held["unanswerable_declined"] >= 0.43
+    assert held["borrowed_declined"] >= 0.36
+    assert held["must_contain"] >= 0.62
 
 
 def test_public_dev_questions_meet_the_floors(shared_index):
@@ -120,7 +120,7 @@ def test_the_packaged_model_reads_the_features_the_code_computes(shared_index):
 
 
 def test_the_stored_kind_model_rates_as_the_fitted_one(tmp_path: Path):
-    """Packed to float16 and read back, the kernel machine gives the margins scikit-learn gave."""
+    """Packed to 8 bits and read back, the kernel machine gives the margins scikit-learn gave."""
     from sklearn.svm import SVC
 
     rng = np.random.default_rng(7)
@@ -133,7 +133,7 @@ def test_the_stored_kind_model_rates_as_the_fitted_one(tmp_path: Path):
     path.write_text(json.dumps(asdict(model)), encoding="utf-8")
     stored = KernelModel(**json.loads(path.read_text(encoding="utf-8")))
     new = unit(rng.normal(size=(30, 24)))
-    assert np.allclose(stored.margin(new), machine.decision_function(new), atol=1e-2)
+    assert np.allclose(stored.margin(new), machine.decision_function(new), atol=0.02)
     assert stored.probability(new[0] * 5, "e") == pytest.approx(1 / (1 + np.exp(-2 * stored.margin(new[:1])[0])),
                                                                 rel=1e-5)
     with pytest.raises(ModelError):
