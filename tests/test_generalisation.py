@@ -49,9 +49,9 @@ def test_held_out_questions_meet_the_floors(heldout_figures):
     held = heldout_figures["splits"]["heldout"]
     assert held["answerable"] >= 100 and held["unanswerable"] >= 40, "the held-out split is big enough to say something"
     assert held["answered_right"] >= 0.71
-    assert held["answered_wrong"] <= 0.17
-    assert held["unanswerable_declined"] >= 0.43
-    assert held["borrowed_declined"] >= 0.36
+    assert held["answered_wrong"] <= 0.16
+    assert held["unanswerable_declined"] >= 0.45
+    assert held["borrowed_declined"] >= 0.39
     assert held["must_contain"] >= 0.62
 
 
