@@ -71,7 +71,7 @@ def test_public_dev_questions_meet_the_floors(shared_index):
 
 def test_held_out_answers_quote_verbatim_never_twice_and_carry_a_confidence(shared_index, bank):
     service = AnswerService(shared_index)
-    for item in [q for q in bank if split_of(q) == "heldout"][::3]:
+    for item in [q for q in bank if split_of(q) == "heldout"][::5]:
         answer = service.ask(item["question"])
         assert 0.0 <= answer.confidence <= 1.0
         assert not (answer.abstained and answer.low_confidence)
