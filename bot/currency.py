@@ -57,10 +57,15 @@ class AsOf:
 
     def without_date(self, question: str) -> str:
         """The question without the date it names: the date picks the sources, the rest is what to look
-        up in them (a year in the query would pull in passages that merely mention it)."""
+        up in them (a year in the query would pull in passages that merely mention it). When the date
+        sits in a lead before a colon ("Hvad gjaldt i 2023: hvor …?"), the whole lead goes: "hvad gjaldt"
+        is the time framing, and left in the question it reads as a request of its own."""
         if self.span is None:
             return question
         start, end = self.span
+        colon = question.find(":", end)
+        if colon != -1 and ":" not in question[:start] and question[colon + 1:].strip():
+            return question[colon + 1:].strip()
         return " ".join(f"{question[:start]} {question[end:]}".split()).replace(" :", ":").replace(" ?", "?")
 
 

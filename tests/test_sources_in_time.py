@@ -151,6 +151,16 @@ def test_the_date_an_answer_is_for(question: str, requested: str | None, expecte
     assert (found.date, found.given) == (expected, given)
 
 
+@pytest.mark.parametrize(("question", "looked_up"), [
+    ("Hvad gjaldt i 2023: hvor mange hverdage skulle salen bookes?", "hvor mange hverdage skulle salen bookes?"),
+    ("What applied before 2020: who signs?", "who signs?"),
+    ("Hvad gjaldt i 2019 for KLV-listerne?", "Hvad gjaldt for KLV-listerne?"),
+    ("Hvilke regler gjaldt før 1. januar 2020?", "Hvilke regler gjaldt?"),
+])
+def test_what_is_looked_up_is_the_question_without_its_time(question: str, looked_up: str):
+    assert as_of(question, None, today=TODAY).without_date(question) == looked_up
+
+
 @pytest.mark.parametrize("text", ["2020-01-01", "1.1.2020", "1. januar 2020", "1/1 2020"])
 def test_dates_in_the_usual_danish_and_iso_forms(text: str):
     assert parse_date(text) == "2020-01-01"
