@@ -6,6 +6,7 @@ gate on generalisation, so a change that only helps the tune questions can't pas
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -16,14 +17,16 @@ import numpy as np
 import pytest
 
 from bot.answer import AnswerService
-from bot.evaluate import expected_chunks, load_questions, split_key, split_of
+from bot.evaluate import evaluate, expected_chunks, load_questions, split_key, split_of
 from bot.model import KernelModel, ModelError, load_model, unit
 from ingest.clean import fold
 from ingest.generations import load_snapshot
+from ingest.sync import sync
 from tests.conftest import ROOT
 from tests.test_answers import DEV_SET, assert_quotes_are_verbatim
 
 BANK = ROOT / "evals" / "bank"
+NEW_DOCUMENTS = ROOT / "evals" / "sets" / "new_documents"
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,20 @@ def test_held_out_answers_quote_verbatim_never_twice_and_carry_a_confidence(shar
         assert len(quotes) == len(set(quotes)), f"the same quote twice for {item['question']!r}"
         quoted = {c.chunk_id for c in answer.citations}
         assert not quoted & {s.chunk_id for s in answer.see_also}, "a passage is quoted or seen also, not both"
+
+
+def test_questions_about_documents_added_after_the_fit_are_answered_from_them(make_index):
+    """Three documents on other topics than the bank's (room booking, travel expenses, IT equipment), as
+    an admin would upload them: answered from them, and what they don't say declined."""
+    settings = make_index()
+    shutil.copytree(NEW_DOCUMENTS / "documents", settings.knowledge_dir, dirs_exist_ok=True)
+    report = sync(settings)
+    assert not report.failed, report.failed
+    figures = evaluate(AnswerService(settings), load_questions(NEW_DOCUMENTS / "questions.jsonl"))
+    assert figures["answerable"] >= 10 and figures["unanswerable"] >= 5
+    assert figures["answered_right"] >= 0.66
+    assert figures["answered_wrong"] <= 0.09
+    assert figures["unanswerable_declined"] >= 0.66
 
 
 def test_the_split_is_by_section_and_about_seventy_thirty(bank):
