@@ -141,9 +141,7 @@ def _kernel_machine(gamma: float, c: float):
     """An RBF support-vector machine over unit vectors; classes weighted alike, as the bank's mix is ours."""
     from sklearn.svm import SVC
 
-    def fit_one(x: np.ndarray, y: np.ndarray):
-        return SVC(C=c, gamma=gamma, class_weight="balanced").fit(x, y).decision_function
-    return fit_one
+    return SVC(C=c, gamma=gamma, class_weight="balanced")
 
 
 def _fit_kind(vectors: np.ndarray, answerable: np.ndarray, groups: list[str], embeddings: str,
@@ -152,13 +150,14 @@ def _fit_kind(vectors: np.ndarray, answerable: np.ndarray, groups: list[str], em
     document), its margins calibrated on the same out-of-fold margins."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.svm import SVC
 
     x = unit(vectors)
-    margins = {(g, c): _out_of_fold(x, answerable, groups, _kernel_machine(g, c)) for g, c in KIND_GRID}
+    margins = {(g, c): _out_of_fold(x, answerable, groups, lambda tx, ty, g=g, c=c:
+                                    _kernel_machine(g, c).fit(tx, ty).decision_function)
+               for g, c in KIND_GRID}
     gamma, c = max(KIND_GRID, key=lambda key: roc_auc_score(answerable, margins[key]))
     platt = LogisticRegression().fit(margins[gamma, c][:, None], answerable)
-    machine = SVC(C=c, gamma=gamma, class_weight="balanced").fit(x, answerable)
+    machine = _kernel_machine(gamma, c).fit(x, answerable)
     model = KernelModel.packed(embeddings, gamma, machine.support_vectors_, machine.dual_coef_[0],
                                float(machine.intercept_[0]), (float(platt.coef_[0][0]), float(platt.intercept_[0])))
     return model, platt.predict_proba(margins[gamma, c][:, None])[:, 1], {"gamma": gamma, "C": c}
