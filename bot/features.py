@@ -21,8 +21,10 @@ from ingest.snapshot import Snapshot, per_generation
 from ingest.terms import terms
 
 PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
-EXPLAINING_SENTENCES = 3  # the question's closest sentences (in the top passages) that explain it
-EXPLAINING_PASSAGES = 5
+# The question's closest sentences in the passages it rates that "explain" it (see `unexplained`).
+# Out-of-fold AUC of the kind model on the bank's tune split: 3 sentences of 5 passages 0.733, 6 of 10
+# 0.755, 10 of 10 0.759, 15 of 10 0.750; fewer left too much of an answerable question unexplained.
+EXPLAINING_SENTENCES = 10
 
 # What the question asks for, tolerant of missing æ/ø/å. The first pattern that matches wins.
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
@@ -60,6 +62,7 @@ _ANSWER_FORMS: dict[str, re.Pattern[str]] = {
 }
 _NOT_AN_ANSWER = re.compile(r"^(spørgsmål \d+|kære\b|med venlig|venlig hilsen)", re.I)
 _SOURCE_REFERENCE = re.compile(r"^\(.*\)$", re.S)  # "(LBK nr. 280 af 1/3 2024 § 58)"
+_SALUTATION = re.compile(r"^(kære|dear)\b", re.I)
 
 
 def question_type(question: str) -> str:
@@ -75,6 +78,21 @@ def is_statement(sentence: str) -> bool:
     if stripped.endswith("?") or _NOT_AN_ANSWER.match(stripped) or _SOURCE_REFERENCE.match(stripped):
         return False
     return len(stripped.split()) >= 4 and (stripped[-1:] in ".!:)\"”" or len(stripped.split()) >= 8)
+
+
+def _attached(spans: list[tuple[int, int, str, float, int]], index: int, text: str,
+              ) -> tuple[int, int, str, float, int]:
+    """A statement with the lines that belong to it: the source reference right after it ("(LBK nr. 280
+    af 1/3 2024 § 57)") and a letter's salutation right before it ("Kære …"). They are not statements of
+    their own, yet they hold what a question about a rule's legal basis or a letter's addressee asks for."""
+    start, end, _, similarity, row = spans[index]
+    after = spans[index + 1] if index + 1 < len(spans) else None
+    if after and _SOURCE_REFERENCE.match(after[2].strip()) and not text[end:after[0]].strip():
+        end = after[1]
+    before = spans[index - 1] if index else None
+    if before and _SALUTATION.match(before[2].strip()) and not text[before[1]:start].strip():
+        start = before[0]
+    return start, end, text[start:end], similarity, row
 
 
 def _quotable(sentence: str) -> bool:
@@ -195,7 +213,7 @@ def unexplained(retrieval: Retrieval) -> np.ndarray:
     The kind model reads this rather than the question itself, so it learns which kinds of request the
     sources don't answer, not which topics this corpus happens to cover."""
     vector = retrieval.vector.astype(np.float64)
-    matrices = [retrieval.snapshot.sentence_matrix(h.chunk) for h in retrieval.hits[:EXPLAINING_PASSAGES]]
+    matrices = [retrieval.snapshot.sentence_matrix(h.chunk) for h in retrieval.hits[:PASSAGES_CONSIDERED]]
     sentences = np.vstack([m for m in matrices if len(m)] or [np.zeros((0, len(vector)))]).astype(np.float64)
     if not len(sentences):
         return vector
@@ -235,7 +253,8 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
             if ANSWER_HEAD.match(sentence.strip()):
                 answer_start = end
             spans.append((start, end, sentence, float(sim), chunk.sentence_row + row))
-        quotable = [s for s in spans if is_statement(s[2])] or [s for s in spans if _quotable(s[2])]
+        quotable = [_attached(spans, i, text) for i, s in enumerate(spans) if is_statement(s[2])] or \
+            [s for s in spans if _quotable(s[2])]
         if not quotable:
             continue
         passage_terms = corpus.chunk_terms[chunk.chunk_id]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 
 from bot.answer import AnswerService, InvalidQuestionError
+from bot.features import is_statement
 from bot.models import Turn
 from ingest.clean import fold
 from ingest.generations import load_snapshot
@@ -102,3 +104,39 @@ def test_an_updated_procedure_is_quoted_instead_of_the_version_it_replaces(make_
     assert "2 kroner" not in answer.answer, "the superseded rate is never quoted"
     if not answer.abstained:
         assert answer.citations[0].source == "procedures/koersel-2025.md" and "3 kroner" in answer.answer
+
+
+def _neighbours(snapshot, first, second) -> list[tuple[str, str]]:
+    """Pairs of adjoining sentences in the corpus where `first(a)` and `second(b)` hold."""
+    pairs = []
+    for chunk in snapshot.chunks.values():
+        text = snapshot.texts[chunk.doc_id]
+        sentences = [text[start:end].strip() for start, end in chunk.sentences]
+        pairs += [(a, b) for a, b in pairwise(sentences) if first(a) and second(b)]
+    return pairs
+
+
+def _quotable_text(service, question: str, sentence: str) -> str:
+    """The text the bot would quote for the sentence of the corpus (found by asking with its words)."""
+    _, _, passages = service.candidates(question)
+    return next(s.text for p in passages for s in p.sentences if fold(sentence) in fold(s.text))
+
+
+def test_a_rule_is_quoted_with_the_source_reference_after_it(service, shared_index):
+    """"… skal være ansat på det p-nummer … (Bekendtgørelse nr. 2636 af 28/12 2021 § 65)": a question on
+    a rule's legal basis finds the paragraph in the quote."""
+    snapshot = load_snapshot(shared_index)
+    pairs = _neighbours(snapshot, is_statement, lambda b: b.startswith("(") and b.endswith(")") and "§" in b)
+    assert len(pairs) >= 3, "the demo corpus cites paragraphs after its rules"
+    for statement, reference in pairs[::max(1, len(pairs) // 5)]:
+        quoted = _quotable_text(service, statement, statement)
+        assert fold(quoted).endswith(fold(reference)), (statement, quoted)
+
+
+def test_a_letter_is_quoted_with_its_salutation(service, shared_index):
+    """"Kære …" names whom a letter answers: it is quoted with the sentence it opens."""
+    snapshot = load_snapshot(shared_index)
+    pairs = _neighbours(snapshot, lambda a: fold(a).startswith("kære "), is_statement)
+    assert pairs, "the demo corpus holds a letter"
+    for salutation, statement in pairs:
+        assert fold(_quotable_text(service, statement, statement)).startswith(fold(salutation))

@@ -743,10 +743,9 @@ def test_a_channel_limited_to_public_sources_never_quotes_an_internal_one(shared
     press, team = channel(), channel()
     runtime = Runtime(slack_settings(shared_index, fake, slack_channel_audiences=f"{press}=public"))
     internal = {d.title for d in runtime.documents() if d.audience == "internal"}
-    question = "Hvordan kontrollerer sagsbehandleren forholdstalskravet, når KLV-listen ikke valideres?"
     with serving(runtime) as url:
         for chan in (press, team):
-            assert send_event(url, mention(fake, chan, question)).status_code == 200
+            assert send_event(url, mention(fake, chan, KLV_QUESTION)).status_code == 200
         press_reply, team_reply = replies_in(fake, press)[0], replies_in(fake, team)[0]
     assert sources_text(press_reply["blocks"]) and not any(t in sources_text(press_reply["blocks"]) for t in internal)
     assert any(title in sources_text(team_reply["blocks"]) for title in internal)
