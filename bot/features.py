@@ -18,6 +18,7 @@ from bot.evidence import Concept, TermIndex, covered
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import Snapshot, per_generation
+from ingest.snapshot import chunk_terms as chunk_terms_of
 from ingest.terms import terms
 
 PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
@@ -158,7 +159,9 @@ class CorpusTerms:
 
 @per_generation
 def corpus_terms(snapshot: Snapshot) -> CorpusTerms:
-    chunk_terms = {cid: TermIndex(terms(f"{c.heading}\n{c.text}")) for cid, c in snapshot.chunks.items()}
+    """A passage holds the words of its document's title too, as BM25 reads it: "svaret på henvendelsen"
+    names the letter every passage of it belongs to."""
+    chunk_terms = {cid: TermIndex(snapshot.tokens.get(cid) or chunk_terms_of(c)) for cid, c in snapshot.chunks.items()}
     frequency: dict[str, int] = {}
     for found in chunk_terms.values():
         for term in found.terms:
