@@ -96,10 +96,16 @@ def _attached(spans: list[tuple[int, int, str, float, int]], index: int, text: s
     return start, end, text[start:end], similarity, row
 
 
-def _quotable(sentence: str) -> bool:
-    """For a passage with no statements (a signature block), every line but the greeting may be quoted."""
-    stripped = sentence.strip()
-    return bool(stripped) and not stripped.endswith("?") and not _NOT_AN_ANSWER.match(stripped)
+def _block(spans: list[tuple[int, int, str, float, int]], text: str) -> list[tuple[int, int, str, float, int]]:
+    """A passage with no statements (a signature block: greeting, name, title) is quoted whole, as one
+    sentence as close to the question as its closest line: a name and a title answer "who signed" only
+    together. Nothing, when it holds only questions or a greeting."""
+    lines = [s for s in spans if not s[2].strip().endswith("?") and not _NOT_AN_ANSWER.match(s[2].strip())]
+    if not lines:
+        return []
+    closest = max(lines, key=lambda s: s[3])
+    start, end = spans[0][0], spans[-1][1]
+    return [(start, end, text[start:end], closest[3], closest[4])]
 
 
 @dataclass
@@ -257,7 +263,7 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
                 answer_start = end
             spans.append((start, end, sentence, float(sim), chunk.sentence_row + row))
         quotable = [_attached(spans, i, text) for i, s in enumerate(spans) if is_statement(s[2])] or \
-            [s for s in spans if _quotable(s[2])]
+            _block(spans, text)
         if not quotable:
             continue
         passage_terms = corpus.chunk_terms[chunk.chunk_id]

@@ -140,3 +140,15 @@ def test_a_letter_is_quoted_with_its_salutation(service, shared_index):
     assert pairs, "the demo corpus holds a letter"
     for salutation, statement in pairs:
         assert fold(_quotable_text(service, statement, statement)).startswith(fold(salutation))
+
+
+def test_a_signature_block_is_quoted_whole(service, shared_index):
+    """A passage of lines and no statements (greeting, name, title) is one quote: a name and a title
+    answer "who signed" only together."""
+    snapshot = load_snapshot(shared_index)
+    blocks = [c for c in snapshot.chunks.values() if len(c.sentences) > 1 and not any(
+        is_statement(snapshot.texts[c.doc_id][start:end]) for start, end in c.sentences)]
+    assert blocks, "the demo corpus holds a signed letter"
+    for chunk in blocks:
+        lines = [snapshot.texts[chunk.doc_id][start:end] for start, end in chunk.sentences]
+        assert fold(_quotable_text(service, " ".join(lines), lines[-1])) == fold(" ".join(lines))
