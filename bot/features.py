@@ -24,7 +24,7 @@ from ingest.terms import terms
 PASSAGES_CONSIDERED = 10  # the top retrieved passages the model rates (and may quote)
 # The question's closest sentences in the passages it rates that "explain" it (see `unexplained`).
 # Out-of-fold AUC of the kind model on the bank's tune split: 3 sentences of 5 passages 0.733, 6 of 10
-# 0.755, 10 of 10 0.759, 15 of 10 0.750; fewer left too much of an answerable question unexplained.
+# 0.755, 10 of 10 0.759, 15 of 10 0.750.
 EXPLAINING_SENTENCES = 10
 
 # What the question asks for, tolerant of missing æ/ø/å. The first pattern that matches wins.
