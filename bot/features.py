@@ -64,6 +64,7 @@ _ANSWER_FORMS: dict[str, re.Pattern[str]] = {
 _NOT_AN_ANSWER = re.compile(r"^(spørgsmål \d+|kære\b|med venlig|venlig hilsen)", re.I)
 _SOURCE_REFERENCE = re.compile(r"^\(.*\)$", re.S)  # "(LBK nr. 280 af 1/3 2024 § 58)"
 _SALUTATION = re.compile(r"^(kære|dear)\b", re.I)
+_Span = tuple[int, int, str, float, int]  # a sentence of a passage: start, end, text, similarity, vector row
 
 
 def question_type(question: str) -> str:
@@ -81,8 +82,7 @@ def is_statement(sentence: str) -> bool:
     return len(stripped.split()) >= 4 and (stripped[-1:] in ".!:)\"”" or len(stripped.split()) >= 8)
 
 
-def _attached(spans: list[tuple[int, int, str, float, int]], index: int, text: str,
-              ) -> tuple[int, int, str, float, int]:
+def _attached(spans: list[_Span], index: int, text: str) -> _Span:
     """A statement with the lines that belong to it: the source reference right after it ("(LBK nr. 280
     af 1/3 2024 § 57)") and a letter's salutation right before it ("Kære …"). They are not statements of
     their own, yet they hold what a question about a rule's legal basis or a letter's addressee asks for."""
@@ -96,7 +96,7 @@ def _attached(spans: list[tuple[int, int, str, float, int]], index: int, text: s
     return start, end, text[start:end], similarity, row
 
 
-def _block(spans: list[tuple[int, int, str, float, int]], text: str) -> list[tuple[int, int, str, float, int]]:
+def _block(spans: list[_Span], text: str) -> list[_Span]:
     """A passage with no statements (a signature block: greeting, name, title) is quoted whole, as one
     sentence as close to the question as its closest line: a name and a title answer "who signed" only
     together. Nothing, when it holds only questions or a greeting."""
@@ -254,7 +254,7 @@ def candidates(question: Question, retrieval: Retrieval) -> list[PassageCandidat
         text = snapshot.texts[chunk.doc_id]
         sims = snapshot.sentence_matrix(chunk) @ retrieval.vector
         answer_start, asked = chunk.start, 0.0
-        spans = []
+        spans: list[_Span] = []
         for row, ((start, end), sim) in enumerate(zip(chunk.sentences, sims, strict=True)):
             sentence = text[start:end]
             if sentence.rstrip().endswith("?"):

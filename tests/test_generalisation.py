@@ -87,7 +87,6 @@ def test_held_out_answers_quote_verbatim_never_twice_and_carry_a_confidence(shar
         assert not quoted & {s.chunk_id for s in answer.see_also}, "a passage is quoted or seen also, not both"
 
 
-
 def test_plain_questions_written_after_the_fit_meet_the_floors(shared_index):
     """Questions as staff and journalists type them, written after the answer model was fitted and never
     fitted on: answered right or declined as they should be (a little under the measured 87.8 % right,
@@ -98,6 +97,7 @@ def test_plain_questions_written_after_the_fit_meet_the_floors(shared_index):
     assert figures["answered_wrong"] <= 0.07
     assert figures["unanswerable_declined"] >= 0.48
     assert figures["must_contain"] >= 0.76
+
 
 def test_questions_about_documents_added_after_the_fit_are_answered_from_them(make_index):
     """Three documents on other topics than the bank's (room booking, travel expenses, IT equipment), as
