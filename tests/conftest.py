@@ -10,12 +10,14 @@ import pytest
 
 from bot.settings import Settings
 from ingest.sync import sync
+from ingest.vector_cache import CACHE_FILE
 
 pytest_plugins = ["tests.postgres"]  # the session's PostgreSQL server
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
 SEED_LETTER = "inquiry-answers/svar-paa-henvendelse-om-virksomhedspraktik-2019.txt"
+KLV_PROCEDURE = "procedures/procedure-klv-lister.md"
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
@@ -30,12 +32,27 @@ INDEX_SETTINGS = {"embeddings", "chroma_url", "collection", "knowledge_dir", "da
                   "mask_contact_details"}
 
 
-def _ingested_copy(root: Path, **overrides: object) -> Settings:
-    shutil.copytree(KNOWLEDGE, root / "knowledge")
+def _ingested_copy(root: Path, only: str | None = None, cache_from: Path | None = None,
+                   **overrides: object) -> Settings:
+    """Ingest a copy of knowledge/ (or of its one document `only`), with the vectors of `cache_from`'s
+    cache at hand, so only text that model never embedded is embedded."""
+    if only is None:
+        shutil.copytree(KNOWLEDGE, root / "knowledge")
+    else:
+        (root / "knowledge" / only).parent.mkdir(parents=True)
+        shutil.copy(KNOWLEDGE / only, root / "knowledge" / only)
+    if cache_from is not None:
+        (root / "data").mkdir()
+        shutil.copy(cache_from / "data" / CACHE_FILE, root / "data" / CACHE_FILE)
     settings = make_settings(root, **overrides)
     report = sync(settings)
     assert not report.failed, report.failed
     return settings
+
+
+def _copy_of(template: Path, root: Path, **overrides: object) -> Settings:
+    shutil.copytree(template, root, dirs_exist_ok=True)
+    return make_settings(root, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -46,22 +63,22 @@ def template_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_index(tmp_path_factory: pytest.TempPathFactory, template_index: Path) -> Callable[..., Settings]:
-    """A fresh, ingested copy of the knowledge dir and its index; for tests that change documents."""
+    """A fresh, ingested copy of the knowledge dir and its index; for tests that change documents.
+    `only="procedures/x.md"` ingests that one document, for tests whose point is not the corpus."""
 
-    def build(**overrides: object) -> Settings:
+    def build(only: str | None = None, **overrides: object) -> Settings:
         root = tmp_path_factory.mktemp("praktikbot")
-        if INDEX_SETTINGS & overrides.keys():
-            return _ingested_copy(root, **overrides)
-        shutil.copytree(template_index, root, dirs_exist_ok=True)
-        return make_settings(root, **overrides)
+        if only is not None or INDEX_SETTINGS & overrides.keys():
+            return _ingested_copy(root, only, template_index, **overrides)
+        return _copy_of(template_index, root, **overrides)
 
     return build
 
 
 @pytest.fixture(scope="session")
-def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One ingested copy for the read-only tests of the whole session (ingest takes seconds)."""
-    return _ingested_copy(tmp_path_factory.mktemp("shared"))
+def shared_index(tmp_path_factory: pytest.TempPathFactory, template_index: Path) -> Settings:
+    """One copy of the template for the read-only tests of the whole session (an ingest takes seconds)."""
+    return _copy_of(template_index, tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture

