@@ -32,10 +32,9 @@ INDEX_SETTINGS = {"embeddings", "chroma_url", "collection", "knowledge_dir", "da
                   "mask_contact_details"}
 
 
-def _ingested_copy(root: Path, only: str | None = None, cache_from: Path | None = None,
-                   **overrides: object) -> Settings:
-    """Ingest a copy of knowledge/ (or of its one document `only`), with the vectors of `cache_from`'s
-    cache at hand, so only text that model never embedded is embedded."""
+def new_site(root: Path, only: str | None = None, cache_from: Path | None = None) -> None:
+    """A copy of knowledge/ (or of its one document `only`) under `root`; with `cache_from`, a data dir
+    holding that site's vector cache, so an ingest here embeds only text the model never embedded."""
     if only is None:
         shutil.copytree(KNOWLEDGE, root / "knowledge")
     else:
@@ -44,6 +43,11 @@ def _ingested_copy(root: Path, only: str | None = None, cache_from: Path | None 
     if cache_from is not None:
         (root / "data").mkdir()
         shutil.copy(cache_from / "data" / CACHE_FILE, root / "data" / CACHE_FILE)
+
+
+def _ingested_copy(root: Path, only: str | None = None, cache_from: Path | None = None,
+                   **overrides: object) -> Settings:
+    new_site(root, only, cache_from)
     settings = make_settings(root, **overrides)
     report = sync(settings)
     assert not report.failed, report.failed

@@ -16,9 +16,8 @@ from ingest.documents import is_source_file
 from ingest.generations import load_snapshot
 from ingest.reader import IndexReader
 from ingest.sync import sync
-from ingest.vector_cache import CACHE_FILE
 from ingest.vectorstore import VectorStore
-from tests.conftest import KNOWLEDGE, SEED_LETTER, make_settings
+from tests.conftest import SEED_LETTER, make_settings, new_site
 from tests.documents_factory import write_pdf
 
 
@@ -106,9 +105,7 @@ def test_a_changed_document_that_fails_keeps_its_previous_version(make_index, tm
 
 def test_kill_9_mid_ingest_is_repaired_by_the_next_run(tmp_path: Path, template_index: Path):
     root = tmp_path / "site"
-    shutil.copytree(KNOWLEDGE, root / "knowledge")
-    (root / "data").mkdir()  # with the session's vector cache: the notes below are what is embedded
-    shutil.copy(template_index / "data" / CACHE_FILE, root / "data" / CACHE_FILE)
+    new_site(root, cache_from=template_index)  # with the session's vector cache: the notes below are what is embedded
     extra = root / "knowledge" / "procedures"
     for i in range(40):
         (extra / f"notat-{i:02d}.md").write_text(
@@ -155,9 +152,7 @@ def test_same_results_against_a_chroma_server(tmp_path: Path, free_port: int, te
                                "--port", str(free_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         root = tmp_path / "site"
-        shutil.copytree(KNOWLEDGE, root / "knowledge")
-        (root / "data").mkdir()  # with the session's vector cache: only the Chroma server is new
-        shutil.copy(template_index / "data" / CACHE_FILE, root / "data" / CACHE_FILE)
+        new_site(root, cache_from=template_index)  # with the session's vector cache: only the Chroma server is new
         settings = make_settings(root, chroma_url=f"http://127.0.0.1:{free_port}")
         deadline = time.monotonic() + 60
         while True:

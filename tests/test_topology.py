@@ -6,7 +6,6 @@ everything they share goes through the database. Slack talks to a fake Slack Web
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.vector_cache import CACHE_FILE
-from tests.conftest import KNOWLEDGE, SEED_LETTER
+from tests.conftest import SEED_LETTER, new_site
 from tests.test_slack_app import SECRET, FakeSlack, block_texts, buttons, mention, replies_in, send_action, send_event
 from tests.test_web_hardening import ChromaServer
 
@@ -93,7 +91,7 @@ def _cites(url: str, question: str, source: str) -> bool:
 
 @contextmanager
 def topology(tmp_path: Path, database_url: str, fake: FakeSlack,
-             vector_cache: Path) -> Iterator[tuple[str, list[str], list[Process]]]:
+             template: Path) -> Iterator[tuple[str, list[str], list[Process]]]:
     """Chroma, a worker and two replicas; yields the worker's URL, the replicas' URLs and the processes.
     The worker starts with the session's vector cache, as a worker restarted on its volume would: its first
     ingest writes everything to the new Chroma server without embedding the demo corpus again."""
@@ -105,9 +103,7 @@ def topology(tmp_path: Path, database_url: str, fake: FakeSlack,
                   "PRAKTIKBOT_ADMIN_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
                   "PRAKTIKBOT_SLACK_API_URL": f"{fake.url}/api", "PRAKTIKBOT_SLACK_USER_RATE_PER_MINUTE": "10000"}
         processes: list[Process] = []
-        shutil.copytree(KNOWLEDGE, tmp_path / "worker" / "knowledge")
-        (tmp_path / "worker" / "data").mkdir()
-        shutil.copy(vector_cache, tmp_path / "worker" / "data" / CACHE_FILE)
+        new_site(tmp_path / "worker", cache_from=template)
         port = _port()
         processes.append(Process("worker", ["worker", "--port", str(port)], _environment(
             **shared, PRAKTIKBOT_KNOWLEDGE_DIR=str(tmp_path / "worker" / "knowledge"),
@@ -147,8 +143,7 @@ def test_a_worker_and_two_replicas_share_one_index_and_one_database(tmp_path: Pa
                                                                     postgres_database: Callable[[], str]):
     fake = FakeSlack()
     try:
-        cache = template_index / "data" / CACHE_FILE
-        with topology(tmp_path, postgres_database(), fake, cache) as (worker, (a, b), processes):
+        with topology(tmp_path, postgres_database(), fake, template_index) as (worker, (a, b), processes):
             # the replicas have no knowledge dir: what they cite comes from Chroma
             for replica in (a, b):
                 assert _cites(replica, KLV_QUESTION, SEED_LETTER)
