@@ -74,10 +74,15 @@ def question_type(question: str) -> str:
     return "what"
 
 
+def _asks_or_greets(stripped: str) -> bool:
+    """A question, a greeting or a question's number: never quoted as an answer."""
+    return stripped.endswith("?") or bool(_NOT_AN_ANSWER.match(stripped))
+
+
 def is_statement(sentence: str) -> bool:
     """A sentence that can answer something: not a question, greeting, source reference or heading line."""
     stripped = sentence.strip()
-    if stripped.endswith("?") or _NOT_AN_ANSWER.match(stripped) or _SOURCE_REFERENCE.match(stripped):
+    if _asks_or_greets(stripped) or _SOURCE_REFERENCE.match(stripped):
         return False
     return len(stripped.split()) >= 4 and (stripped[-1:] in ".!:)\"”" or len(stripped.split()) >= 8)
 
@@ -100,7 +105,7 @@ def _block(spans: list[_Span], text: str) -> list[_Span]:
     """A passage with no statements (a signature block: greeting, name, title) is quoted whole, as one
     sentence as close to the question as its closest line: a name and a title answer "who signed" only
     together. Nothing, when it holds only questions or a greeting."""
-    lines = [s for s in spans if not s[2].strip().endswith("?") and not _NOT_AN_ANSWER.match(s[2].strip())]
+    lines = [s for s in spans if not _asks_or_greets(s[2].strip())]
     if not lines:
         return []
     closest = max(lines, key=lambda s: s[3])
