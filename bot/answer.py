@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import logging
 import re
+import threading
 import time
 
 from bot.compose import ABSTAIN, Quote, citation, extractive_text, merge_adjacent
@@ -17,12 +18,13 @@ from bot.currency import rule_change_warnings
 from bot.evidence import concepts, lexical_query
 from bot.extractive import select
 from bot.features import PASSAGES_CONSIDERED, PassageCandidate, Question, candidates, unexplained
-from bot.language import detect_language, load_in_background
+from bot.language import detect_language, load_language_model
 from bot.llm import LLMComposer
 from bot.model import AnswerModel, load_model
 from bot.models import Answer, Passage, SeeAlso, Turn
 from bot.retrieve import Retrieval, retrieve
 from bot.settings import Settings
+from bot.synonyms import load_synonyms
 from ingest.dates import danish, english
 from ingest.embeddings import e5_text, e5_token_count
 from ingest.personal_data import mask_personal_data
@@ -88,13 +90,20 @@ def _said(date: dt.date, language: str) -> str:
     return english(date.isoformat()) if language == "en" else danish(date.isoformat())
 
 
+def _load_resources() -> None:
+    """Load the language model and the synonyms beside the rest of a service's start, not in its first
+    answer (about a second each)."""
+    load_language_model()
+    load_synonyms()
+
+
 class AnswerService:
     def __init__(self, settings: Settings, reader: IndexReader | None = None, model: AnswerModel | None = None) -> None:
         self.settings = settings
         self.reader = reader or IndexReader(settings)
         self.model = model or load_model()
         self.llm = LLMComposer.from_settings(settings)
-        load_in_background()
+        threading.Thread(target=_load_resources, name="answer-resources", daemon=True).start()
 
     def _contextual_query(self, question: str, language: str, history: list[Turn]) -> str:
         if history and len(concepts(question, language, self.model.english_bridge)) <= FOLLOW_UP_CONCEPTS:

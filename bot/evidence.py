@@ -2,8 +2,9 @@
 
 A question is reduced to concepts: its content words, each with the Danish stems that would show it
 in a source (with the "glossary" bridge, English words go through a small English→Danish glossary
-first). A concept is covered when a passage holds one of its stems, or a Danish compound that starts
-with one."""
+first). A Danish word's stems include its synonyms (bot/synonyms.py), so "firmaet" is covered by
+"virksomheden". A concept is covered when a passage holds one of its stems, or a Danish compound that
+starts with one."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from importlib import resources
 
 import Stemmer
 
+from bot.synonyms import synonyms
 from ingest.terms import STOPWORDS, terms
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
@@ -72,7 +74,7 @@ def concepts(question: str, language: str, bridge: str = "glossary") -> list[Con
                     out.extend(Concept(words[i], frozenset({t})) for t in terms(words[i]))
                 i += 1
             continue
-        out.extend(Concept(words[i], frozenset({t})) for t in terms(words[i]))
+        out.extend(Concept(words[i], frozenset({t}) | synonyms(t)) for t in terms(words[i]))
         i += 1
     return out
 

@@ -29,11 +29,6 @@ def load_language_model() -> LanguageIdentifier:
         return _load()
 
 
-def load_in_background() -> None:
-    """Start loading the model now, beside the rest of a service's start, not in its first answer."""
-    threading.Thread(target=load_language_model, name="language-model", daemon=True).start()
-
-
 def detect_language(text: str) -> str:
     """Danish unless the text reads as English; text without letters is Danish, the bot's first language."""
     return load_language_model().classify(text)[0] if _LETTER.search(text) else "da"

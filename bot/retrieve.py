@@ -1,5 +1,6 @@
 """Hybrid retrieval: dense (Chroma, the configured embeddings) and BM25 (Danish stems), fused by
-reciprocal rank fusion. English questions reach Danish passages through the dense side."""
+reciprocal rank fusion. English questions reach Danish passages through the dense side; Danish ones in
+other words than the passage's through synonyms too (bot/synonyms.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.currency import documents_in_force, versions
+from bot.synonyms import related
 from ingest.reader import IndexReader
 from ingest.snapshot import ChunkRecord, Snapshot
 
 RRF_K = 60
 CANDIDATES = 20
 SUPERSEDED_WEIGHT = 0.5  # a document that probably has a newer version (a guess by title) ranks below it
+# A synonym's BM25 score counts this much of a query word's. Measured on the bank's tune split (Danish
+# questions, BM25 alone): hit@3 0.666 without synonyms, 0.671 at 0.15, 0.674 at 0.3, 0.658 at 0.5 (at full
+# weight 0.639); hit@10 0.753 → 0.802–0.815.
+SYNONYM_WEIGHT = 0.3
 
 
 @dataclass
@@ -44,7 +50,8 @@ def retrieve(reader: IndexReader, vector: np.ndarray, lexical_text: str, k: int 
     today = dt.date.today()
     valid = documents_in_force(snapshot, on or today)
     dense = [(c, s) for c, s in reader.dense(snapshot, vector, CANDIDATES) if c.doc_id in valid]
-    lexical = [(c, s) for c, s in reader.lexical(snapshot, lexical_text, CANDIDATES) if c.doc_id in valid]
+    lexical = [(c, s) for c, s in reader.lexical(snapshot, lexical_text, CANDIDATES, related, SYNONYM_WEIGHT)
+               if c.doc_id in valid]
     if audiences is not None:
         dense = [(c, s) for c, s in dense if c.audience in audiences]
         lexical = [(c, s) for c, s in lexical if c.audience in audiences]

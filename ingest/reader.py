@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -134,11 +135,17 @@ class IndexReader:
                 return found[:k]
             wanted *= 4
 
-    def lexical(self, snapshot: Snapshot, query: str, k: int) -> list[tuple[ChunkRecord, float]]:
+    def lexical(self, snapshot: Snapshot, query: str, k: int, related: Callable[[list[str]], list[str]] | None = None,
+                related_weight: float = 0.0) -> list[tuple[ChunkRecord, float]]:
+        """The k best chunks by BM25; with `related`, the terms it gives for the query's terms (synonyms)
+        count too, at `related_weight` of a query term's score."""
         query_terms = terms(query)
         if snapshot.bm25 is None or not query_terms:
             return []
         scores = snapshot.bm25.get_scores(query_terms)
+        extra = related(query_terms) if related else []
+        if extra and related_weight:
+            scores = scores + related_weight * snapshot.bm25.get_scores(extra)
         order = np.argsort(-scores)[:k]
         return [(snapshot.chunks[snapshot.chunk_order[i]], float(scores[i])) for i in order if scores[i] > 0]
 
