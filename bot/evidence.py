@@ -107,8 +107,3 @@ def covered(concept: Concept, found: TermIndex) -> bool:
     """A stem of the concept is among the terms, or starts one of them (a Danish compound)."""
     return any(found.covers(s) for s in concept.stems)
 
-
-def coverage(question_concepts: list[Concept], found: TermIndex) -> float:
-    if not question_concepts:
-        return 0.0
-    return sum(covered(c, found) for c in question_concepts) / len(question_concepts)

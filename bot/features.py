@@ -206,12 +206,16 @@ class _Matcher:
     def __init__(self, question: Question, corpus: CorpusTerms) -> None:
         self.concepts = question.concepts
         self.weights = [corpus.weight(c) for c in question.concepts]
+        # Every passage's and sentence's terms are in the corpus's vocabulary, so a stem the vocabulary
+        # doesn't cover (most synonyms) covers nothing: leave it out once rather than try it everywhere.
+        self._live = [Concept(c.word, frozenset(s for s in c.stems if corpus.vocabulary.covers(s)))
+                      for c in question.concepts]
         self._cache: dict[int, _Match] = {}
 
     def __call__(self, found: TermIndex) -> _Match:
         match = self._cache.get(id(found))
         if match is None:
-            match = self._cache[id(found)] = _Match([covered(c, found) for c in self.concepts], self.weights)
+            match = self._cache[id(found)] = _Match([covered(c, found) for c in self._live], self.weights)
         return match
 
 

@@ -52,12 +52,12 @@ def heldout_figures(shared_index, bank, tmp_path_factory) -> dict:
 def test_held_out_questions_meet_the_floors(heldout_figures):
     held = heldout_figures["splits"]["heldout"]
     assert held["answerable"] >= 100 and held["unanswerable"] >= 40, "the held-out split is big enough to say something"
-    # a little under the measured 76.9 %, 14.1 %, 43.6 %, 36.9 % and 69.7 % (README: Quality and speed)
-    assert held["answered_right"] >= 0.74
-    assert held["answered_wrong"] <= 0.17
+    # a little under the measured 79.0 %, 13.8 %, 41.8 %, 35.4 % and 70.9 % (README: Quality and speed)
+    assert held["answered_right"] >= 0.76
+    assert held["answered_wrong"] <= 0.16
     assert held["unanswerable_declined"] >= 0.40
     assert held["borrowed_declined"] >= 0.33
-    assert held["must_contain"] >= 0.66
+    assert held["must_contain"] >= 0.68
 
 
 def test_public_dev_questions_meet_the_floors(shared_index):
@@ -89,13 +89,13 @@ def test_held_out_answers_quote_verbatim_never_twice_and_carry_a_confidence(shar
 
 def test_plain_questions_written_after_the_fit_meet_the_floors(shared_index):
     """Questions as staff and journalists type them, written after the answer model was fitted and never
-    fitted on: answered right or declined as they should be (a little under the measured 87.8 % right,
-    4.9 % wrong, 53.1 % of the unanswerable ones declined, 80.0 % with the expected phrase)."""
+    fitted on: answered right or declined as they should be (a little under the measured 88.2 % right,
+    5.7 % wrong, 48.6 % of the unanswerable ones declined, 80.4 % with the expected phrase)."""
     figures = evaluate(AnswerService(shared_index), load_questions(NATURAL))
     assert figures["answerable"] >= 100 and figures["unanswerable"] >= 100
     assert figures["answered_right"] >= 0.85
     assert figures["answered_wrong"] <= 0.07
-    assert figures["unanswerable_declined"] >= 0.48
+    assert figures["unanswerable_declined"] >= 0.46
     assert figures["must_contain"] >= 0.76
 
 
