@@ -73,7 +73,7 @@ def derive(thesaurus: str) -> str:
         if head is None or len(terms(head)) != 1:
             continue
         words = [_LABEL.sub("", w).strip() for w in raw.split("|")[1:] if _NARROWER not in w]
-        words = [w for w in words if len(terms(w)) == 1 and "|" not in w]
+        words = [w for w in words if len(terms(w)) == 1]
         if words:
             lines.append("|".join([head, *words]))
     return "\n".join(lines) + "\n"

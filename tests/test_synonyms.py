@@ -7,7 +7,7 @@ import pytest
 
 from bot.evidence import TermIndex, concepts, covered
 from bot.retrieve import SYNONYM_WEIGHT
-from bot.synonyms import related, synonyms
+from bot.synonyms import derive, related, synonyms
 from ingest.reader import IndexReader
 from ingest.snapshot import chunk_terms
 from ingest.terms import terms
@@ -52,3 +52,10 @@ def test_bm25_finds_a_passage_through_a_synonym_only(reader, stand_in):
     assert hits and all(set(related([word])) & set(chunk_terms(chunk)) for chunk, _ in hits)
     plain = reader.lexical(snapshot, stem, 1)
     assert hits[0][1] < plain[0][1], "a synonym weighs less than the word itself"
+
+
+def test_the_table_keeps_synonyms_and_leaves_narrower_terms_and_phrases_out():
+    thesaurus = "utf-8\nfirma|2\n|forretning|virksomhed (daglig tale)|lille virksomhed\n" \
+                "|advokatfirma (underbegreb)\n"
+    lines = [line for line in derive(thesaurus).splitlines() if not line.startswith("#")]
+    assert lines == ["firma|forretning|virksomhed"]
