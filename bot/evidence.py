@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -88,22 +88,21 @@ def lexical_query(question: str, language: str, bridge: str = "glossary") -> str
 
 
 class TermIndex:
-    """A set of terms that also answers "does a term start with this stem" (a Danish compound) quickly."""
+    """A set of terms that also finds the terms a stem starts (Danish compounds) quickly."""
 
     def __init__(self, found: Iterable[str]) -> None:
         self.terms = frozenset(found)
         self._long = sorted(t for t in self.terms if len(t) > _COMPOUND_PREFIX)
 
-    def covers(self, stem: str) -> bool:
-        if stem in self.terms:
-            return True
-        if len(stem) < _COMPOUND_PREFIX:
-            return False
-        i = bisect_left(self._long, stem)
-        return i < len(self._long) and self._long[i].startswith(stem)
-
-
-def covered(concept: Concept, found: TermIndex) -> bool:
-    """A stem of the concept is among the terms, or starts one of them (a Danish compound)."""
-    return any(found.covers(s) for s in concept.stems)
+    def showing(self, stems: Collection[str]) -> frozenset[str]:
+        """The terms that show one of `stems`: the stem itself, or a Danish compound it starts. A passage
+        whose terms meet these holds the concept."""
+        out = {s for s in stems if s in self.terms}
+        for stem in stems:
+            if len(stem) >= _COMPOUND_PREFIX:
+                i = bisect_left(self._long, stem)
+                while i < len(self._long) and self._long[i].startswith(stem):
+                    out.add(self._long[i])
+                    i += 1
+        return frozenset(out)
 

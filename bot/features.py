@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.currency import versions
-from bot.evidence import Concept, TermIndex, covered
+from bot.evidence import Concept, TermIndex
 from bot.retrieve import Hit, Retrieval
 from ingest.chunking import ANSWER_HEAD
 from ingest.snapshot import Snapshot, per_generation
@@ -206,16 +206,17 @@ class _Matcher:
     def __init__(self, question: Question, corpus: CorpusTerms) -> None:
         self.concepts = question.concepts
         self.weights = [corpus.weight(c) for c in question.concepts]
-        # Every passage's and sentence's terms are in the corpus's vocabulary, so a stem the vocabulary
-        # doesn't cover (most synonyms) covers nothing: leave it out once rather than try it everywhere.
-        self._live = [Concept(c.word, frozenset(s for s in c.stems if corpus.vocabulary.covers(s)))
-                      for c in question.concepts]
+        # Every passage's and sentence's terms are in the corpus's vocabulary: each concept becomes the
+        # vocabulary's terms that show it (its stems and the compounds they start), once per question, so
+        # whether a passage or sentence holds it is one set intersection.
+        self._shown = [corpus.vocabulary.showing(c.stems) for c in question.concepts]
         self._cache: dict[int, _Match] = {}
 
     def __call__(self, found: TermIndex) -> _Match:
         match = self._cache.get(id(found))
         if match is None:
-            match = self._cache[id(found)] = _Match([covered(c, found) for c in self._live], self.weights)
+            match = self._cache[id(found)] = _Match([not shown.isdisjoint(found.terms) for shown in self._shown],
+                                                    self.weights)
         return match
 
 
