@@ -204,7 +204,6 @@ class _Match:
 
 class _Matcher:
     def __init__(self, question: Question, corpus: CorpusTerms) -> None:
-        self.concepts = question.concepts
         self.weights = [corpus.weight(c) for c in question.concepts]
         # Every passage's and sentence's terms are in the corpus's vocabulary: each concept becomes the
         # vocabulary's terms that show it (its stems and the compounds they start), once per question, so
